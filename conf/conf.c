@@ -1,0 +1,335 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "conf/conf.h"
+#include "crdt/hex.h"
+#include "crdt/hlc.h"
+
+static const char *roles[] = {
+	[QIAO_ROLE_VILLAGE] = "village",
+	[QIAO_ROLE_TOWN] = "town",
+	[QIAO_ROLE_DISTRICT] = "district",
+	[QIAO_ROLE_ROOT] = "root",
+};
+
+const char *
+conf_role_name(enum qiao_role role)
+{
+	return role > QIAO_ROLE_NONE && role <= QIAO_ROLE_ROOT ? roles[role]
+							       : NULL;
+}
+
+enum qiao_role
+conf_role_parse(const char *name)
+{
+	for (int r = QIAO_ROLE_VILLAGE; r <= QIAO_ROLE_ROOT; r++)
+		if (strcmp(name, roles[r]) == 0)
+			return (enum qiao_role)r;
+	return QIAO_ROLE_NONE;
+}
+
+size_t
+conf_role_region_len(enum qiao_role role)
+{
+	switch (role) {
+	case QIAO_ROLE_VILLAGE:
+		return 12;
+	case QIAO_ROLE_TOWN:
+		return 9;
+	case QIAO_ROLE_DISTRICT:
+		return 6;
+	default:
+		return 0;
+	}
+}
+
+bool
+conf_region_ok(const char *code)
+{
+	size_t n = strlen(code);
+
+	if (n == 0 || n >= QIAO_REGION_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (code[i] < '0' || code[i] > '9')
+			return false;
+	return true;
+}
+
+/* A number followed by an optional unit from units[] (suffix, factor). */
+static int
+parse_scaled(const char *s, uint64_t *out, const char *const *sfx,
+    const uint64_t *mul, size_t n)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return QIAO_EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return QIAO_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(end, sfx[i]) == 0) {
+			if (mul[i] != 0 && v > UINT64_MAX / mul[i])
+				return QIAO_EINVAL;
+			*out = v * mul[i];
+			return QIAO_OK;
+		}
+	}
+	return QIAO_EINVAL;
+}
+
+int
+conf_parse_duration(const char *s, uint64_t *ms)
+{
+	static const char *const sfx[] = { "", "ms", "s", "m", "h", "d" };
+	static const uint64_t mul[] = { 1000, 1, 1000, 60000, 3600000,
+		86400000 };
+
+	return parse_scaled(s, ms, sfx, mul, 6);
+}
+
+int
+conf_parse_size(const char *s, uint64_t *bytes)
+{
+	static const char *const sfx[] = { "", "K", "M", "G" };
+	static const uint64_t mul[] = { 1, 1 << 10, 1 << 20, 1 << 30 };
+
+	return parse_scaled(s, bytes, sfx, mul, 4);
+}
+
+void
+conf_defaults(qiao_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->max_skew_ms = QIAO_HLC_SKEW_DEFAULT_MS;
+	c->mapsize = 0; /* the store's default */
+	c->durable = true;
+	c->log_level = 2; /* info */
+}
+
+struct parse {
+	qiao_conf *c;
+	char *err;
+	size_t errlen;
+	const char *path;
+	unsigned seen; /* bit per directive, to refuse duplicates */
+};
+
+typedef const char *(*setter)(qiao_conf *c, const char *value);
+
+static const char *
+set_dir(qiao_conf *c, const char *v)
+{
+	if (strlen(v) >= sizeof(c->dir) || *v == '\0')
+		return "dir must be a path";
+	strcpy(c->dir, v);
+	return NULL;
+}
+
+static const char *
+set_role(qiao_conf *c, const char *v)
+{
+	if ((c->role = conf_role_parse(v)) == QIAO_ROLE_NONE)
+		return "role must be village, town, district or root";
+	return NULL;
+}
+
+static const char *
+set_region(qiao_conf *c, const char *v)
+{
+	if (!conf_region_ok(v))
+		return "region must be a region code of digits";
+	strcpy(c->region, v);
+	return NULL;
+}
+
+static const char *
+set_name(qiao_conf *c, const char *v)
+{
+	if (strlen(v) >= sizeof(c->name))
+		return "name too long";
+	strcpy(c->name, v);
+	return NULL;
+}
+
+static const char *
+set_root(qiao_conf *c, const char *v)
+{
+	if (crdt_hex_decode(c->root, QIAO_KEY_LEN, v) != QIAO_OK)
+		return "root must be a public key of 64 hex digits";
+	c->has_root = true;
+	return NULL;
+}
+
+static const char *
+set_skew(qiao_conf *c, const char *v)
+{
+	if (conf_parse_duration(v, &c->max_skew_ms) != QIAO_OK)
+		return "max_skew must be a duration such as 5m";
+	return NULL;
+}
+
+static const char *
+set_mapsize(qiao_conf *c, const char *v)
+{
+	if (conf_parse_size(v, &c->mapsize) != QIAO_OK ||
+	    c->mapsize < (1 << 20))
+		return "mapsize must be a size of at least 1M, such as 8G";
+	return NULL;
+}
+
+static const char *
+set_durable(qiao_conf *c, const char *v)
+{
+	if (strcmp(v, "yes") == 0)
+		c->durable = true;
+	else if (strcmp(v, "no") == 0)
+		c->durable = false;
+	else
+		return "durable must be yes or no";
+	return NULL;
+}
+
+static const char *
+set_log_level(qiao_conf *c, const char *v)
+{
+	static const char *levels[] = { "error", "warn", "info", "debug" };
+
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(v, levels[i]) == 0) {
+			c->log_level = i;
+			return NULL;
+		}
+	}
+	return "log_level must be error, warn, info or debug";
+}
+
+static const struct directive {
+	const char *section;
+	const char *key;
+	setter set;
+} directives[] = {
+	{ "node", "dir", set_dir },
+	{ "node", "role", set_role },
+	{ "node", "region", set_region },
+	{ "node", "name", set_name },
+	{ "node", "root", set_root },
+	{ "node", "max_skew", set_skew },
+	{ "node", "mapsize", set_mapsize },
+	{ "node", "durable", set_durable },
+	{ "node", "log_level", set_log_level },
+};
+
+#define NDIRECTIVES (sizeof(directives) / sizeof(directives[0]))
+
+/* Debian's inih calls handlers without a line number; ini_parse_file()
+ * returns the line of the first error, and conf_load() prefixes it. */
+static int
+fail(struct parse *p, const char *fmt, const char *a, const char *b)
+{
+	if (p->err[0] == '\0')
+		snprintf(p->err, p->errlen, fmt, a, b);
+	return 0;
+}
+
+static int
+handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse *p = user;
+	bool known_section = false;
+
+	for (size_t i = 0; i < NDIRECTIVES; i++) {
+		const char *why;
+
+		if (strcmp(section, directives[i].section) != 0)
+			continue;
+		known_section = true;
+		if (strcmp(key, directives[i].key) != 0)
+			continue;
+		if (p->seen & (1u << i))
+			return fail(p, "duplicate %s in [%s]", key,
+			    section);
+		p->seen |= 1u << i;
+		if ((why = directives[i].set(p->c, value)) != NULL)
+			return fail(p, "%s (got \"%s\")", why, value);
+		return 1;
+	}
+	if (!known_section)
+		return fail(p, "unknown section [%s]%s", section, "");
+	return fail(p, "unknown key \"%s\" in [%s]", key, section);
+}
+
+int
+conf_load(qiao_conf *c, const char *path, char *err, size_t errlen)
+{
+	struct parse p = { c, err, errlen, path, 0 };
+	FILE *f;
+	int line;
+
+	err[0] = '\0';
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? QIAO_ENOTFOUND : QIAO_EIO;
+	}
+	line = ini_parse_file(f, handler, &p);
+	fclose(f);
+	if (line != 0) {
+		char what[256];
+
+		snprintf(what, sizeof(what), "%s",
+		    err[0] ? err : "not INI syntax (expected key = value)");
+		snprintf(err, errlen, "%s:%d: %s", path, line, what);
+		return QIAO_ECONFIG;
+	}
+	if (c->role != QIAO_ROLE_NONE && c->region[0] != '\0' &&
+	    conf_role_region_len(c->role) != 0 &&
+	    strlen(c->region) != conf_role_region_len(c->role)) {
+		snprintf(err, errlen, "%s: a %s's region code has %zu digits",
+		    path, conf_role_name(c->role),
+		    conf_role_region_len(c->role));
+		return QIAO_ECONFIG;
+	}
+	return QIAO_OK;
+}
+
+int
+conf_save(const qiao_conf *c, const char *path)
+{
+	char root[2 * QIAO_KEY_LEN + 1];
+	FILE *f;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return QIAO_EIO;
+	}
+	fprintf(f, "# qiao node configuration; every directive is documented"
+		   " in qiao(1) and conf/village.conf\n[node]\n");
+	if (c->dir[0])
+		fprintf(f, "dir = %s\n", c->dir);
+	if (c->role != QIAO_ROLE_NONE)
+		fprintf(f, "role = %s\n", conf_role_name(c->role));
+	if (c->region[0])
+		fprintf(f, "region = %s\n", c->region);
+	if (c->name[0])
+		fprintf(f, "name = %s\n", c->name);
+	if (c->has_root) {
+		crdt_hex_encode(root, c->root, QIAO_KEY_LEN);
+		fprintf(f, "root = %s\n", root);
+	}
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		fclose(f);
+		return QIAO_EIO;
+	}
+	return fclose(f) == 0 ? QIAO_OK : QIAO_EIO;
+}
