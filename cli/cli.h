@@ -1,0 +1,96 @@
+/*
+ * cli — what every `qiao` command shares: the command table, option and
+ * error conventions, opening the node, and output helpers.
+ *
+ * Conventions: results on stdout, errors on stderr as one line
+ * "qiao: <command>: <what went wrong>"; exit 0 ok, 1 failure, 2 usage.
+ * Every command takes --dir DIR (default $QIAO_DIR, else ./qiao-data),
+ * --help, and where it prints results, --json (stable keys, documented in
+ * README.md).
+ */
+#ifndef QIAO_CLI_CLI_H
+#define QIAO_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "crdt/entry.h"
+#include "node/node.h"
+
+#define QIAO_VERSION "0.1.0"
+
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+
+typedef struct cli_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+	const char *usage; /* full help text */
+} cli_cmd;
+
+/* The command table (cli/main.c) and lookup by name. */
+extern const cli_cmd *const cli_commands[];
+const cli_cmd *cli_find(const char *name);
+
+/* One per cli/cmd_<group>.c. */
+extern const cli_cmd cli_cmd_init, cli_cmd_id, cli_cmd_root, cli_cmd_enroll,
+    cli_cmd_revoke, cli_cmd_log;
+
+/*
+ * Reports a getopt_long failure (c is '?' or ':') as a usage error naming
+ * the option; returns CLI_USAGE. Commands use optstring ":" so a missing
+ * value is told apart from an unknown option.
+ */
+int cli_bad_option(const char *cmd, int c, char **argv);
+/* Usage error for a leftover positional argument, or CLI_OK if none. */
+int cli_no_args(const char *cmd, int argc, char **argv);
+
+/* Prints "qiao: cmd: message" to stderr; returns CLI_FAIL. */
+int cli_fail(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prints the message and "try: qiao help CMD"; returns CLI_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prints the command's help to stdout; returns CLI_OK. */
+int cli_help(const char *cmd);
+
+/* $QIAO_DIR, else ./qiao-data. */
+const char *cli_default_dir(void);
+
+/* Opens the node at dir, printing the failure; returns a CLI_ code. */
+int cli_open(const char *cmd, const char *dir, node **out);
+
+/* Parses a 64-hex public key; prints a usage error naming what. */
+int cli_parse_key(const char *cmd, const char *what, const char *hex,
+    uint8_t key[QIAO_KEY_LEN]);
+/* Parses a non-negative integer; prints a usage error naming what. */
+int cli_parse_u64(const char *cmd, const char *what, const char *s,
+    uint64_t *out);
+/* Parses YYYY-MM-DD (local time; end of that day when end_of_day) or
+ * "YYYY-MM-DD HH:MM" into Unix ms. */
+int cli_parse_date(const char *s, bool end_of_day, uint64_t *ms);
+
+/* Hex of a key or hash into buf (2n+1). */
+const char *cli_hex(char *buf, const uint8_t *bin, size_t n);
+/* Local time "2026-11-27 12:22:20" of Unix ms. */
+const char *cli_time(char *buf, size_t len, uint64_t ms);
+/* UTC ISO 8601 "2026-11-27T04:22:20.123Z" of Unix ms. */
+const char *cli_time_iso(char *buf, size_t len, uint64_t ms);
+
+/* A msgpack value (strict, already checked) as JSON; bins become hex.
+ * NULL on failure. */
+json_t *cli_json_from_msgpack(const uint8_t *buf, size_t len);
+/* Prints j (pretty, UTF-8) and a newline to stdout, then frees it. */
+int cli_json_print(json_t *j);
+
+/* Display width of UTF-8 text on a terminal (CJK counts 2). */
+size_t cli_text_width(const char *s);
+/* Prints s padded with spaces to width columns. */
+void cli_print_padded(const char *s, size_t width);
+
+#endif
