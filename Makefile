@@ -32,6 +32,7 @@ CLI_SRC  := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/t_*.c)
 BENCH_SRC:= $(wildcard tests/bench/bench_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+TOOL_SRC := $(wildcard tests/tools/*.c)
 
 LIB_OBJ      := $(LIB_SRC:%.c=$(BUILD)/rel/%.o)
 CLI_OBJ      := $(CLI_SRC:%.c=$(BUILD)/rel/%.o)
@@ -40,6 +41,7 @@ CLI_OBJ_SAN  := $(CLI_SRC:%.c=$(BUILD)/san/%.o)
 TEST_BIN     := $(TEST_SRC:tests/%.c=$(BUILD)/san/tests/%)
 BENCH_BIN    := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+TOOL_BIN     := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/san/tools/%)
 
 # Debian packages: libraries we link, and tools the tests drive.
 DEB_BUILD := liblmdb-dev libsodium-dev libnng-dev libmsgpack-dev \
@@ -82,6 +84,13 @@ $(BUILD)/san/tests/%: tests/%.c tests/check.h $(BUILD)/san/libqiao.a
 	@$(CC) $(CSTD) $(WARN) $(INCS) $(TEST_CFLAGS) -o $@ $< \
 	    $(BUILD)/san/libqiao.a $(LIBS)
 
+# Helpers the integration tests drive (never run as suites).
+$(BUILD)/san/tools/%: tests/tools/%.c $(BUILD)/san/libqiao.a
+	@mkdir -p $(@D)
+	@echo "  LD san  $@"
+	@$(CC) $(CSTD) $(WARN) $(INCS) $(TEST_CFLAGS) -o $@ $< \
+	    $(BUILD)/san/libqiao.a $(LIBS)
+
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/rel/libqiao.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/rel/libqiao.a $(LIBS)
@@ -92,7 +101,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
 
-check-tests: $(BUILD)/san/qiao $(TEST_BIN) $(FUZZ_BIN)
+check-tests: $(BUILD)/san/qiao $(TEST_BIN) $(TOOL_BIN) $(FUZZ_BIN)
 
 test: deps
 	$(MAKE) check-tests
