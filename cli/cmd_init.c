@@ -203,7 +203,7 @@ cmd_root(int argc, char **argv)
 	argv++;
 	conf_defaults(&c);
 	c.role = QIAO_ROLE_ROOT;
-	strcpy(c.name, "root");
+	snprintf(c.name, sizeof(c.name), "root");
 	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':

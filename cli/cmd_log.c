@@ -453,7 +453,7 @@ on_fork(void *ctx, const void *key, size_t klen, const void *val,
 	if (rc == QIAO_OK)
 		cli_hex(h1, held.hash, QIAO_HASH_LEN);
 	else
-		strcpy(h1, "-");
+		snprintf(h1, sizeof(h1), "-");
 	if (f->json) {
 		json_t *o = json_object();
 

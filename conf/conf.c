@@ -131,7 +131,7 @@ set_dir(qiao_conf *c, const char *v)
 {
 	if (strlen(v) >= sizeof(c->dir) || *v == '\0')
 		return "dir must be a path";
-	strcpy(c->dir, v);
+	snprintf(c->dir, sizeof(c->dir), "%s", v);
 	return NULL;
 }
 
@@ -148,7 +148,7 @@ set_region(qiao_conf *c, const char *v)
 {
 	if (!conf_region_ok(v))
 		return "region must be a region code of digits";
-	strcpy(c->region, v);
+	snprintf(c->region, sizeof(c->region), "%s", v);
 	return NULL;
 }
 
@@ -157,7 +157,7 @@ set_name(qiao_conf *c, const char *v)
 {
 	if (strlen(v) >= sizeof(c->name))
 		return "name too long";
-	strcpy(c->name, v);
+	snprintf(c->name, sizeof(c->name), "%s", v);
 	return NULL;
 }
 

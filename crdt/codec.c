@@ -73,7 +73,7 @@ lex(crdt_reader *r, struct tok *t)
 	}
 	if (b >= 0xe0) {
 		t->kind = CRDT_KIND_NEGINT;
-		t->i = (int8_t)b;
+		t->i = (int64_t)b - 256; /* negative fixint: 0xe0..0xff */
 		return QIAO_OK;
 	}
 	if ((b & 0xe0) == 0xa0) {
@@ -140,12 +140,9 @@ lex(crdt_reader *r, struct tok *t)
 		uint64_t raw = be(r->p + 1, w);
 		int64_t v;
 
-		if (w == 8)
-			v = (int64_t)raw;
-		else if (raw & ((uint64_t)1 << (8 * w - 1)))
-			v = (int64_t)(raw | ~(((uint64_t)1 << (8 * w)) - 1));
-		else
-			v = (int64_t)raw;
+		if (w < 8 && (raw & ((uint64_t)1 << (8 * w - 1))))
+			raw |= ~(((uint64_t)1 << (8 * w)) - 1); /* sign-extend */
+		v = (int64_t)raw;
 		if (v >= 0)
 			return crdt_read_fail(r,
 			    "non-negative integer in a signed form");
@@ -271,9 +268,9 @@ payload(crdt_reader *r, enum crdt_kind kind, const char *why,
 int
 crdt_read_str(crdt_reader *r, const char **out, size_t *len)
 {
-	const uint8_t *s;
+	const uint8_t *s = NULL;
 	const uint8_t *save = r->p;
-	size_t n;
+	size_t n = 0;
 	int rc;
 
 	if ((rc = payload(r, CRDT_KIND_STR, "expected a string", &s, &n)) != 0)
@@ -346,12 +343,11 @@ int
 crdt_read_key(crdt_reader *r, const char **prev, size_t *prev_len,
     const char **key, size_t *key_len)
 {
-	const uint8_t *save = r->p;
-	const char *k;
-	size_t n;
-	int rc;
-
 	enum crdt_kind kind = crdt_read_peek(r);
+	const uint8_t *save = r->p;
+	const char *k = NULL;
+	size_t n = 0;
+	int rc;
 
 	if (kind != CRDT_KIND_STR && kind != CRDT_KIND_BAD)
 		return crdt_read_fail(r, "map key is not a string");
@@ -359,7 +355,7 @@ crdt_read_key(crdt_reader *r, const char **prev, size_t *prev_len,
 		return rc;
 	if (*prev != NULL) {
 		size_t m = n < *prev_len ? n : *prev_len;
-		int c = memcmp(*prev, k, m);
+		int c = m > 0 ? memcmp(*prev, k, m) : 0;
 
 		if (c == 0 && n == *prev_len) {
 			r->p = save;
@@ -381,7 +377,7 @@ static int
 skip(crdt_reader *r, int depth)
 {
 	struct tok t;
-	size_t n;
+	size_t n = 0;
 	int rc;
 
 	if ((rc = lex(r, &t)) != QIAO_OK)
@@ -406,8 +402,8 @@ skip(crdt_reader *r, int depth)
 				if ((rc = skip(r, depth + 1)) != QIAO_OK)
 					return rc;
 		} else {
-			const char *prev = NULL, *k;
-			size_t plen = 0, klen;
+			const char *prev = NULL, *k = NULL;
+			size_t plen = 0, klen = 0;
 
 			for (size_t i = 0; i < n; i++) {
 				if ((rc = crdt_read_key(r, &prev, &plen, &k,

@@ -37,7 +37,7 @@
 #define QIAO_HASH_LEN 32
 #define QIAO_HDR_MAX 130 /* the longest canonical v1 header */
 #define QIAO_RAW_MAX (QIAO_HDR_MAX + QIAO_SIG_LEN)
-#define QIAO_BODY_MAX (64 * 1024)
+#define QIAO_BODY_MAX 65536
 #define QIAO_TYPE_MAX 0xffff
 
 typedef struct crdt_entry {

@@ -90,9 +90,13 @@ node_keys_create(node_keys **out, const char *dir)
 			    strerror(errno));
 		goto out;
 	}
-	memcpy(text, KEY_HEADER, sizeof(KEY_HEADER) - 1);
-	crdt_hex_encode(text + sizeof(KEY_HEADER) - 1, seed, sizeof(seed));
-	strcat(text, "\n");
+	{
+		char hex[2 * sizeof(seed) + 1];
+
+		crdt_hex_encode(hex, seed, sizeof(seed));
+		snprintf(text, sizeof(text), "%s%s\n", KEY_HEADER, hex);
+		sodium_memzero(hex, sizeof(hex));
+	}
 	/* fchmod: the umask may have been stricter, never looser, but make
 	 * the mode exactly what the loader demands. */
 	rc = fchmod(fd, 0600) == 0 ? write_all(fd, text, strlen(text))
@@ -107,7 +111,8 @@ node_keys_create(node_keys **out, const char *dir)
 		goto out;
 	}
 	crdt_hex_encode(pub, k->pk, QIAO_KEY_LEN);
-	strcat(pub, "\n");
+	pub[2 * QIAO_KEY_LEN] = '\n';
+	pub[2 * QIAO_KEY_LEN + 1] = '\0';
 	if (path_of(path, sizeof(path), dir, "key.pub") != QIAO_OK ||
 	    (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		 0644)) < 0) {
@@ -172,13 +177,12 @@ node_keys_load(node_keys **out, const char *dir)
 	char path[4096], text[512];
 	uint8_t seed[crypto_sign_SEEDBYTES];
 	struct stat st;
-	ssize_t n;
 	char *hex;
 	int rc;
 
 	if (path_of(path, sizeof(path), dir, "key") != QIAO_OK)
 		return QIAO_EINVAL;
-	if ((n = read_small(path, text, sizeof(text), &st)) < 0)
+	if (read_small(path, text, sizeof(text), &st) < 0)
 		return errno == ENOENT ? QIAO_ENOTFOUND : QIAO_EIO;
 	if ((st.st_mode & 077) != 0) {
 		sodium_memzero(text, sizeof(text));

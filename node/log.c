@@ -29,24 +29,21 @@ void
 node_log(enum node_log_level level, const char *subsys, const char *fmt, ...)
 {
 	static const char *tags[] = { "ERROR", "WARN", "INFO", "DEBUG" };
-	char line[1024];
 	char stamp[32];
 	struct timespec ts;
 	struct tm tm;
+	char msg[1024];
 	va_list ap;
-	int n;
 
 	if ((int)level > atomic_load(&max_level))
 		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line, sizeof(line), "%s.%03ldZ %-5s %-6s ", stamp,
-	    ts.tv_nsec / 1000000, tags[level], subsys);
-	va_start(ap, fmt);
-	if (n > 0 && (size_t)n < sizeof(line))
-		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
 	/* One write per line so lines from many threads do not interleave. */
-	fprintf(stderr, "%s\n", line);
+	fprintf(stderr, "%s.%03ldZ %-5s %-6s %s\n", stamp,
+	    ts.tv_nsec / 1000000, tags[level], subsys, msg);
 }

@@ -167,6 +167,15 @@ retryable(const node_ingest_item *it)
 	return it->rc == QIAO_EUNKNOWN || it->rc == QIAO_EGAP;
 }
 
+/* Rejected entries, and stored ones whose operation was refused. */
+static bool
+worth_reporting(const node_ingest_item *it)
+{
+	if (it->rc == QIAO_OK)
+		return it->op_rc != QIAO_OK;
+	return it->rc != QIAO_EDUP;
+}
+
 static void
 report(struct importer *im, size_t index, const node_ingest_item *it)
 {
@@ -230,9 +239,7 @@ flush_batch(struct importer *im)
 			continue;
 		}
 		count(im, it);
-		if (it->rc != QIAO_OK && it->rc != QIAO_EDUP)
-			report(im, im->batch_index[i], it);
-		else if (it->rc == QIAO_OK && it->op_rc != QIAO_OK)
+		if (worth_reporting(it))
 			report(im, im->batch_index[i], it);
 	}
 	im->nbatch = 0;
@@ -268,9 +275,7 @@ retry_all(struct importer *im)
 			}
 			progress = true;
 			count(im, it);
-			if (it->rc != QIAO_OK && it->rc != QIAO_EDUP)
-				report(im, im->retry_index[i], it);
-			else if (it->rc == QIAO_OK && it->op_rc != QIAO_OK)
+			if (worth_reporting(it))
 				report(im, im->retry_index[i], it);
 		}
 		im->nretry = kept;

@@ -99,7 +99,7 @@ root_id(node_trust_id *id)
 {
 	memset(id, 0, sizeof(*id));
 	id->role = QIAO_ROLE_ROOT;
-	strcpy(id->name, "root");
+	snprintf(id->name, sizeof(id->name), "root");
 	id->revoked_after = UINT64_MAX;
 }
 
