@@ -96,11 +96,25 @@ $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/rel/libqiao.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/rel/libqiao.a $(LIBS)
 
-# Fuzz targets: libFuzzer needs clang; the code under test is rebuilt with it.
-FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(CSTD) $(INCS)
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+# Fuzz targets: libFuzzer needs clang; the code under test is rebuilt with
+# it once, instrumented for coverage, into its own archive.
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(CSTD) $(INCS)
+LIB_OBJ_FUZZ := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+
+$(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+	@echo "  CC fuzz $<"
+	@$(CLANG) $(FUZZ_FLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/fuzz/libqiao.a: $(LIB_OBJ_FUZZ)
+	@rm -f $@
+	@ar rcs $@ $^
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libqiao.a
+	@mkdir -p $(@D)
+	@echo "  LD fuzz $@"
+	@$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< \
+	    $(BUILD)/fuzz/libqiao.a $(LIBS)
 
 check-tests: $(BUILD)/san/qiao $(TEST_BIN) $(TOOL_BIN) $(FUZZ_BIN)
 

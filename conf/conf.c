@@ -268,6 +268,32 @@ handler(void *user, const char *section, const char *key, const char *value)
 	return fail(p, "unknown key \"%s\" in [%s]", key, section);
 }
 
+/* What inih returned, and the checks that span directives. */
+static int
+finish(struct parse *p, int line)
+{
+	qiao_conf *c = p->c;
+
+	if (line != 0) {
+		char what[256];
+
+		snprintf(what, sizeof(what), "%s",
+		    p->err[0] ? p->err
+			      : "not INI syntax (expected key = value)");
+		snprintf(p->err, p->errlen, "%s:%d: %s", p->path, line, what);
+		return QIAO_ECONFIG;
+	}
+	if (c->role != QIAO_ROLE_NONE && c->region[0] != '\0' &&
+	    conf_role_region_len(c->role) != 0 &&
+	    strlen(c->region) != conf_role_region_len(c->role)) {
+		snprintf(p->err, p->errlen,
+		    "%s: a %s's region code has %zu digits", p->path,
+		    conf_role_name(c->role), conf_role_region_len(c->role));
+		return QIAO_ECONFIG;
+	}
+	return QIAO_OK;
+}
+
 int
 conf_load(qiao_conf *c, const char *path, char *err, size_t errlen)
 {
@@ -282,23 +308,17 @@ conf_load(qiao_conf *c, const char *path, char *err, size_t errlen)
 	}
 	line = ini_parse_file(f, handler, &p);
 	fclose(f);
-	if (line != 0) {
-		char what[256];
+	return finish(&p, line);
+}
 
-		snprintf(what, sizeof(what), "%s",
-		    err[0] ? err : "not INI syntax (expected key = value)");
-		snprintf(err, errlen, "%s:%d: %s", path, line, what);
-		return QIAO_ECONFIG;
-	}
-	if (c->role != QIAO_ROLE_NONE && c->region[0] != '\0' &&
-	    conf_role_region_len(c->role) != 0 &&
-	    strlen(c->region) != conf_role_region_len(c->role)) {
-		snprintf(err, errlen, "%s: a %s's region code has %zu digits",
-		    path, conf_role_name(c->role),
-		    conf_role_region_len(c->role));
-		return QIAO_ECONFIG;
-	}
-	return QIAO_OK;
+int
+conf_load_string(qiao_conf *c, const char *text, const char *name, char *err,
+    size_t errlen)
+{
+	struct parse p = { c, err, errlen, name, 0 };
+
+	err[0] = '\0';
+	return finish(&p, ini_parse_string(text, handler, &p));
 }
 
 int

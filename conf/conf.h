@@ -54,6 +54,10 @@ void conf_defaults(qiao_conf *c);
 int conf_load(qiao_conf *c, const char *path, char *err, size_t errlen)
     QIAO_MUST_USE;
 
+/* The same for text held in memory; name stands for the file in errors. */
+int conf_load_string(qiao_conf *c, const char *text, const char *name,
+    char *err, size_t errlen) QIAO_MUST_USE;
+
 /* Writes c as a config file (the [node] section), mode 0600. */
 int conf_save(const qiao_conf *c, const char *path) QIAO_MUST_USE;
 

@@ -288,69 +288,103 @@ retry_all(struct importer *im)
 	return QIAO_OK;
 }
 
-/* Reads records until the trailer; the framing must be exact. */
-static int
-read_records(struct importer *im, crdt_reader *r, char *err, size_t errlen)
+int
+node_logfile_reader_init(node_logfile_reader *rd, const uint8_t *buf,
+    size_t len)
 {
-	size_t index = 0;
-	int rc;
+	memset(rd, 0, sizeof(*rd));
+	if (len < 8 || memcmp(buf, QIAO_LOGFILE_MAGIC, 8) != 0) {
+		snprintf(rd->err, sizeof(rd->err),
+		    "not a qiao log file (bad magic)");
+		return QIAO_EMALFORMED;
+	}
+	crdt_reader_init(&rd->r, buf + 8, len - 8);
+	return QIAO_OK;
+}
 
-	for (;;) {
-		node_ingest_item *it;
-		const uint8_t *raw, *body = NULL;
-		size_t n, rawlen, blen = 0;
-		uint64_t total;
+int
+node_logfile_reader_next(node_logfile_reader *rd, const uint8_t **raw,
+    size_t *rawlen, const uint8_t **body, size_t *blen)
+{
+	crdt_reader *r = &rd->r;
+	const uint8_t *b = NULL, *x = NULL;
+	size_t n, bl = 0, xl = 0;
+	uint64_t total;
 
-		if (r->p == r->end) {
-			snprintf(err, errlen,
-			    "truncated: the file ends after %zu entries "
-			    "without its trailer", index);
+	if (r->p == r->end) {
+		snprintf(rd->err, sizeof(rd->err),
+		    "truncated: the file ends after %zu entries without its "
+		    "trailer", rd->index);
+		return QIAO_EMALFORMED;
+	}
+	if (crdt_read_array(r, &n) != QIAO_OK)
+		goto bad;
+	if (n == 1) {
+		if (crdt_read_uint(r, &total) != QIAO_OK ||
+		    crdt_read_done(r) != QIAO_OK)
+			goto bad;
+		if (total != rd->index) {
+			snprintf(rd->err, sizeof(rd->err),
+			    "the trailer counts %llu entries, the file holds "
+			    "%zu",
+			    (unsigned long long)total, rd->index);
 			return QIAO_EMALFORMED;
 		}
-		if (crdt_read_array(r, &n) != QIAO_OK)
+		return QIAO_ENOTFOUND;
+	}
+	if (n != 2 || crdt_read_bin(r, &x, &xl) != QIAO_OK) {
+		(void)crdt_read_fail(r, "expected [entry, body]");
+		goto bad;
+	}
+	if (crdt_read_peek(r) == CRDT_KIND_NIL) {
+		if (crdt_read_nil(r) != QIAO_OK)
 			goto bad;
-		if (n == 1) {
-			if (crdt_read_uint(r, &total) != QIAO_OK ||
-			    crdt_read_done(r) != QIAO_OK)
-				goto bad;
-			if (total != index) {
-				snprintf(err, errlen,
-				    "the trailer counts %llu entries, the file "
-				    "holds %zu",
-				    (unsigned long long)total, index);
-				return QIAO_EMALFORMED;
-			}
-			return QIAO_OK;
-		}
-		if (n != 2 || crdt_read_bin(r, &raw, &rawlen) != QIAO_OK) {
-			(void)crdt_read_fail(r, "expected [entry, body]");
-			goto bad;
-		}
-		if (crdt_read_peek(r) == CRDT_KIND_NIL) {
-			if (crdt_read_nil(r) != QIAO_OK)
-				goto bad;
-		} else if (crdt_read_bin(r, &body, &blen) != QIAO_OK) {
-			goto bad;
-		}
-		it = &im->batch[im->nbatch];
+	} else if (crdt_read_bin(r, &b, &bl) != QIAO_OK) {
+		goto bad;
+	}
+	rd->index++;
+	*raw = x;
+	*rawlen = xl;
+	*body = b;
+	*blen = bl;
+	return QIAO_OK;
+bad:
+	snprintf(rd->err, sizeof(rd->err), "malformed at byte %zu: %s",
+	    8 + r->at, r->why ? r->why : "bad framing");
+	return QIAO_EMALFORMED;
+}
+
+/* Reads records until the trailer, ingesting them in batches. */
+static int
+read_records(struct importer *im, node_logfile_reader *rd, char *err,
+    size_t errlen)
+{
+	const uint8_t *raw, *body;
+	size_t rawlen, blen;
+	int rc;
+
+	while ((rc = node_logfile_reader_next(rd, &raw, &rawlen, &body,
+		    &blen)) == QIAO_OK) {
+		node_ingest_item *it = &im->batch[im->nbatch];
+
 		memset(it, 0, sizeof(*it));
 		it->body = body;
 		it->body_len = blen;
-		im->batch_index[im->nbatch] = index++;
+		im->batch_index[im->nbatch] = rd->index - 1;
 		if (crdt_entry_parse(&it->e, raw, rawlen, NULL, &it->why) !=
 		    QIAO_OK) {
 			it->rc = QIAO_EMALFORMED;
 			count(im, it);
-			report(im, index - 1, it);
+			report(im, rd->index - 1, it);
 			continue;
 		}
 		if (++im->nbatch == BATCH && (rc = flush_batch(im)) != QIAO_OK)
 			return rc;
 	}
-bad:
-	snprintf(err, errlen, "malformed at byte %zu: %s",
-	    8 + (size_t)(r->p - r->start), r->why ? r->why : "bad framing");
-	return QIAO_EMALFORMED;
+	if (rc == QIAO_ENOTFOUND)
+		return QIAO_OK;
+	snprintf(err, errlen, "%s", rd->err);
+	return rc;
 }
 
 int
@@ -358,8 +392,8 @@ node_logfile_import(node *n, const char *path, node_logfile_report_fn rep,
     void *ctx, node_ingest_stats *stats, char *err, size_t errlen)
 {
 	struct importer im = { .n = n, .report = rep, .ctx = ctx };
+	node_logfile_reader rd;
 	struct stat st;
-	crdt_reader r;
 	void *map = MAP_FAILED;
 	int fd, rc, rc2;
 
@@ -383,10 +417,9 @@ node_logfile_import(node *n, const char *path, node_logfile_report_fn rep,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return QIAO_EIO;
 	}
-	if (memcmp(map, QIAO_LOGFILE_MAGIC, 8) != 0) {
+	if (node_logfile_reader_init(&rd, map, (size_t)st.st_size) != 0) {
 		munmap(map, (size_t)st.st_size);
-		snprintf(err, errlen, "%s: not a qiao log file (bad magic)",
-		    path);
+		snprintf(err, errlen, "%s: %s", path, rd.err);
 		return QIAO_EMALFORMED;
 	}
 	im.batch = malloc(BATCH * sizeof(*im.batch));
@@ -395,8 +428,7 @@ node_logfile_import(node *n, const char *path, node_logfile_report_fn rep,
 		rc = QIAO_ENOMEM;
 		goto out;
 	}
-	crdt_reader_init(&r, (const uint8_t *)map + 8, (size_t)st.st_size - 8);
-	rc = read_records(&im, &r, err, errlen);
+	rc = read_records(&im, &rd, err, errlen);
 	/* Keep what was read before any break in the framing. */
 	if ((rc2 = flush_batch(&im)) == QIAO_OK)
 		rc2 = retry_all(&im);

@@ -19,11 +19,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crdt/codec.h"
 #include "crdt/err.h"
 #include "node/ingest.h"
 #include "node/node.h"
 
 #define QIAO_LOGFILE_MAGIC "QIAOLOG1"
+
+/*
+ * Reading the framing of a log file held in memory: no store, no I/O, so the
+ * importer and the fuzz target share it.
+ */
+typedef struct node_logfile_reader {
+	crdt_reader r;
+	size_t index;  /* records read so far */
+	char err[160]; /* why the last call failed */
+} node_logfile_reader;
+
+/* Checks the magic. QIAO_EMALFORMED (rd->err says why). Borrows buf. */
+int node_logfile_reader_init(node_logfile_reader *rd, const uint8_t *buf,
+    size_t len) QIAO_MUST_USE;
+
+/*
+ * The next record: raw entry bytes and its body (*body NULL when the file
+ * holds none), pointing into the buffer. QIAO_ENOTFOUND after the trailer,
+ * once its count matched and nothing follows it; QIAO_EMALFORMED when the
+ * framing breaks (truncated, wrong count, bytes after the trailer...).
+ */
+int node_logfile_reader_next(node_logfile_reader *rd, const uint8_t **raw,
+    size_t *rawlen, const uint8_t **body, size_t *blen) QIAO_MUST_USE;
 
 /*
  * Writes the entries of author (all authors if NULL) from seq from on, to

@@ -47,7 +47,7 @@ for t in tests/it_*.sh; do
 	suite "$(basename "$t" .sh)" bash "$t"
 done
 if [ -z "$only" ] || [[ fuzz == *"$only"* ]]; then
-	suite fuzz-short env FUZZ_SECONDS="${FUZZ_SHORT_SECONDS:-10}" \
+	suite fuzz-short env FUZZ_SECONDS="${FUZZ_SHORT_SECONDS:-5}" \
 		tests/fuzz/run.sh
 fi
 
