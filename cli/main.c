@@ -3,11 +3,13 @@
  */
 #include <locale.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "cli/cli.h"
+#include "node/log.h"
 
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
@@ -73,6 +75,15 @@ main(int argc, char **argv)
 	if (setlocale(LC_CTYPE, "") == NULL ||
 	    strstr(setlocale(LC_CTYPE, NULL), "UTF-8") == NULL)
 		(void)setlocale(LC_CTYPE, "C.UTF-8");
+	/* A command reports its own failure in one line; the node's log lines
+	 * (with LMDB's or nng's own words) only when asked for. */
+	node_log_set_level(NODE_LOG_QUIET);
+	if (getenv("QIAO_LOG") != NULL) {
+		int level = node_log_level_parse(getenv("QIAO_LOG"));
+
+		if (level >= 0)
+			node_log_set_level((enum node_log_level)level);
+	}
 	if (sodium_init() < 0) {
 		fprintf(stderr, "qiao: libsodium failed to initialise\n");
 		return CLI_FAIL;

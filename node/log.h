@@ -10,6 +10,7 @@
 #define QIAO_NODE_LOG_H
 
 enum node_log_level {
+	NODE_LOG_QUIET = -1, /* as a maximum: drop every line */
 	NODE_LOG_ERR = 0,
 	NODE_LOG_WARN,
 	NODE_LOG_INFO,
