@@ -65,6 +65,13 @@ const char *cli_default_dir(void);
 /* Opens the node at dir, printing the failure; returns a CLI_ code. */
 int cli_open(const char *cmd, const char *dir, node **out);
 
+/*
+ * Reports a failed signature/append in one line, saying what the user can
+ * do about it (a key file with a loose mode, a missing key, a full disk).
+ * Returns CLI_FAIL.
+ */
+int cli_append_fail(const char *cmd, const node *n, int rc, const char *why);
+
 /* Parses a 64-hex public key; prints a usage error naming what. */
 int cli_parse_key(const char *cmd, const char *what, const char *hex,
     uint8_t key[QIAO_KEY_LEN]);

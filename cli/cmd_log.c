@@ -161,10 +161,12 @@ log_append(const char *cmd, int argc, char **argv, struct opts *o)
 	}
 	rc = node_append(n, QIAO_T_NOTE, body, len, &e, &why);
 	free(body);
+	if (rc != QIAO_OK) {
+		rc = cli_append_fail(cmd, n, rc, why);
+		node_close(n);
+		return rc;
+	}
 	node_close(n);
-	if (rc != QIAO_OK)
-		return cli_fail(cmd, "%s%s%s", qiao_strerror(rc),
-		    why ? ": " : "", why ? why : "");
 	printf("%llu %s\n", (unsigned long long)e.seq,
 	    cli_hex(hex, e.hash, QIAO_HASH_LEN));
 	return CLI_OK;

@@ -42,8 +42,7 @@ append(const char *cmd, node *n, uint64_t type, uint8_t *body, size_t len,
 
 	free(body);
 	if (rc != QIAO_OK)
-		return cli_fail(cmd, "%s%s%s", qiao_strerror(rc),
-		    why ? ": " : "", why ? why : "");
+		return cli_append_fail(cmd, n, rc, why);
 	return CLI_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <wchar.h>
 
@@ -103,6 +104,38 @@ cli_open(const char *cmd, const char *dir, node **out)
 	if (rc != QIAO_OK)
 		return cli_fail(cmd, "%s", err);
 	return CLI_OK;
+}
+
+int
+cli_append_fail(const char *cmd, const node *n, int rc, const char *why)
+{
+	const char *dir = node_get_dir(n);
+	struct stat st;
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/key", dir);
+	switch (rc) {
+	case QIAO_EPERM:
+		if (stat(path, &st) == 0)
+			return cli_fail(cmd, "%s has mode %04o: a secret key "
+					     "must be 0600 (chmod 600 %s)",
+			    path, (unsigned)(st.st_mode & 07777), path);
+		break;
+	case QIAO_ENOTFOUND:
+		return cli_fail(cmd, "no station key in %s (this store "
+				     "cannot sign)",
+		    dir);
+	case QIAO_EMALFORMED:
+		if (why == NULL)
+			return cli_fail(cmd, "%s is not a qiao key file", path);
+		break;
+	case QIAO_EFULL:
+		return cli_fail(cmd, "store or disk full");
+	default:
+		break;
+	}
+	return cli_fail(cmd, "%s%s%s", qiao_strerror(rc), why ? ": " : "",
+	    why ? why : "");
 }
 
 int
