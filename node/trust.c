@@ -30,6 +30,10 @@ static const char WHY_REVOKED[] =
     "the author's key was revoked before this entry";
 static const char WHY_EXPIRED[] =
     "the author's enrolment had expired at the entry's time";
+static const char WHY_PEER_UNKNOWN[] =
+    "not enrolled: no certificate of this key counts here";
+static const char WHY_PEER_REVOKED[] = "the key is revoked";
+static const char WHY_PEER_EXPIRED[] = "the key's enrolment has expired";
 
 bool
 node_trust_region_covers(const char *region, const char *code)
@@ -468,6 +472,19 @@ why_of(int rc)
 	}
 }
 
+static const char *
+why_peer(int rc)
+{
+	switch (rc) {
+	case QIAO_EREVOKED:
+		return WHY_PEER_REVOKED;
+	case QIAO_EEXPIRED:
+		return WHY_PEER_EXPIRED;
+	default:
+		return WHY_PEER_UNKNOWN;
+	}
+}
+
 /* One top-level question: the store error if any, else the verdict.
  * of_best: id->revoked_after is the accepting certificate's, not the
  * key's. */
@@ -522,9 +539,12 @@ node_trust_peer(node *n, node_txn *txn, const uint8_t key[QIAO_KEY_LEN],
 		return QIAO_EUNKNOWN;
 	}
 	rc = ask(n, txn, key, UINT64_MAX, now_ms ? now_ms : 1, false, false,
-	    &t, why);
+	    &t, NULL);
 	if (rc == QIAO_OK && id != NULL)
 		*id = t;
+	if ((rc == QIAO_EUNKNOWN || rc == QIAO_EREVOKED || rc == QIAO_EEXPIRED) &&
+	    why != NULL)
+		*why = why_peer(rc);
 	return rc;
 }
 
