@@ -377,7 +377,7 @@ i_reply(node_link *l, const uint8_t *in, size_t inlen, uint8_t *out,
 		return fail(l, rc, why, reason);
 	/* The responder is proven; is it welcome? If not, we stop here,
 	 * having shown nothing of ours but an ephemeral key. */
-	if ((rc = l->verify(l->ctx, l->peer, &reason)) != QIAO_OK)
+	if (l->verify(l->ctx, l->peer, &reason) != QIAO_OK)
 		return fail(l, QIAO_EUNAUTH, why,
 		    reason ? reason : "the peer is not welcome here");
 	mix(l->h, l->peer, QIAO_KEY_LEN, in + 1 + KEY, ID_BOX); /* h3 */
