@@ -898,8 +898,17 @@ node_trust_revalidate(node *n, node_txn *txn, bool *cut)
 
 		rc = node_store_scan(txn, NODE_TB_HEADS, NULL, 0, on_head_key,
 		    &l);
+		/*
+		 * Never the node's own log. What it recorded stays in its
+		 * state whatever others decide (a certificate with a wrong end
+		 * date, a revocation undone later), and its next seq stays
+		 * free: cutting it would let the node sign those seqs again,
+		 * a fork of its own log everywhere. While it is not trusted,
+		 * node_append refuses new entries instead.
+		 */
 		for (size_t i = 0; rc == QIAO_OK && i < l.n; i++)
-			rc = recheck(n, txn, l.v[i], &any);
+			if (!same_key(l.v[i], node_self(n)))
+				rc = recheck(n, txn, l.v[i], &any);
 		free(l.v);
 		if (rc != QIAO_OK)
 			return rc;

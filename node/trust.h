@@ -36,7 +36,8 @@
  *     highest role, then the highest-ranked issuer, then the lowest hash.
  *   - When trust changes, held logs are checked again and the entries that
  *     no longer pass leave the log (kept in `refused` as evidence); callers
- *     then rebuild derived state.
+ *     then rebuild derived state. The node's own log is never cut: it
+ *     stops appending while not trusted.
  */
 #ifndef QIAO_NODE_TRUST_H
 #define QIAO_NODE_TRUST_H
@@ -118,11 +119,11 @@ int node_trust_apply(node *n, node_txn *txn, const crdt_entry *e,
     bool *changed) QIAO_MUST_USE;
 
 /*
- * Checks every held log against the trust tables, and moves the entries
- * that no longer pass (beyond a revocation's cut-off, past an expiry, or of
- * a key no certificate of which counts any more) out of the log into
- * `refused`, with their trust rows, until nothing changes. *cut is set if
- * anything left: the caller must rebuild derived state.
+ * Checks every held log but the node's own against the trust tables, and
+ * moves the entries that no longer pass (beyond a revocation's cut-off,
+ * past an expiry, or of a key no certificate of which counts any more) out
+ * of the log into `refused`, with their trust rows, until nothing changes.
+ * *cut is set if anything left: the caller must rebuild derived state.
  */
 int node_trust_revalidate(node *n, node_txn *txn, bool *cut) QIAO_MUST_USE;
 

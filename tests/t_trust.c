@@ -591,6 +591,43 @@ t_unenrolled_records_locally_accepted_later(void)
 	pool_free(&p);
 }
 
+/* A wrong end date, corrected: the station's own records never leave its
+ * log, and it never signs a seq twice. */
+static void
+t_own_log_never_cut(void)
+{
+	struct world w;
+	struct pool p = { 0 };
+	node *v3;
+	int rcs[4];
+
+	REQUIRE(world(&w));
+	REQUIRE((v3 = mk(QIAO_ROLE_VILLAGE, "500116001003", PK(w.root))));
+	REQUIRE_RC(note(v3, "受理"), QIAO_OK);
+	REQUIRE_RC(note(v3, "调解"), QIAO_OK);
+	/* The town types last year's date. */
+	REQUIRE_RC(enrol_full(w.town, PK(v3), "village", "500116001003",
+		       T0 - 86400000, NULL, 0, NULL),
+	    QIAO_OK);
+	REQUIRE(pull(v3, w.town));
+	CHECK(head_seq(v3, PK(v3)) == 2);
+	CHECK_RC(note(v3, "x"), QIAO_EEXPIRED);
+	REQUIRE(pool_add(&p, v3));
+	REQUIRE(pull(w.dist, w.root));
+	REQUIRE(pull(w.dist, w.town));
+	REQUIRE_RC(offer(w.dist, &p.logs[0], 1, 2, rcs, NULL), QIAO_OK);
+	CHECK_RC(rcs[0], QIAO_EEXPIRED);
+	/* Corrected: enrolled again without an end. */
+	REQUIRE_RC(enrol(w.town, v3, "village", "500116001003"), QIAO_OK);
+	REQUIRE(pull(v3, w.town));
+	REQUIRE_RC(note(v3, "回访"), QIAO_OK);
+	CHECK(head_seq(v3, PK(v3)) == 3);
+	REQUIRE(pull(w.dist, w.town));
+	REQUIRE(pull(w.dist, v3));
+	CHECK(head_seq(w.dist, PK(v3)) == 3);
+	pool_free(&p);
+}
+
 static void
 t_revocation_before_later_entries(void)
 {
@@ -1130,7 +1167,7 @@ t_convergence_any_order(void)
 }
 
 CHECK_MAIN(T(t_enrolled_chain_accepted),
-    T(t_unenrolled_records_locally_accepted_later),
+    T(t_unenrolled_records_locally_accepted_later), T(t_own_log_never_cut),
     T(t_revocation_before_later_entries),
     T(t_revocation_after_later_entries_cuts_them),
     T(t_revocation_in_same_batch_as_entries), T(t_supersede_lost_station),
