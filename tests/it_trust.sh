@@ -71,6 +71,21 @@ expect district_holds_a test "$(heads dist "$VA")" -eq 4
 expect district_holds_b test "$(heads dist "$VB")" -eq 3
 check district_log_verifies 0 q dist log verify
 
+# The same, with a's entries before their enrolment in one file: the
+# importer keeps them back and retries them once the town's are in.
+if [ -x "$FORGE" ]; then
+	init dist3 district 500116 区备份二 >/dev/null
+	carry root dist3
+	q va log export -o a-only.log --author "$VA" >/dev/null
+	q town log export -o town-only.log --author "$TOWN" >/dev/null
+	"$FORGE" cat behind.log a-only.log town-only.log
+	expect behind_file_order test "$("$FORGE" find behind.log "$VA" 1)" -eq 0
+	check import_retries_behind_enrolment 0 q dist3 log import behind.log
+	expect retried_entries_held test "$(heads dist3 "$VA")" -eq 4
+else
+	skip import_retries_behind_enrolment "no $FORGE (make check-tests)"
+fi
+
 # The unenrolled station's entries: refused until its enrolment arrives.
 check unenrolled_refused 1 carry vu dist
 expect unenrolled_reason grep -q "unknown-author" "$T/err"

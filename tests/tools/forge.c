@@ -2,6 +2,7 @@
  * forge — crafts tampered and forged `qiao log export` files for the
  * integration tests (tests/it_trust.sh). A helper, never run as a suite.
  *
+ *   forge cat    OUT IN...             the entries of the INs, in order
  *   forge count  IN                    number of entries
  *   forge find   IN AUTHOR SEQ         index of that entry
  *   forge flip   IN OUT INDEX [BYTE]   flip one bit of a byte of the entry
@@ -193,7 +194,7 @@ resign(size_t i, const char *dir, bool keep_author)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: forge count|find|flip|body|drop|resign|"
+	fprintf(stderr, "usage: forge cat|count|find|flip|body|drop|resign|"
 			"reauthor ... (see tests/tools/forge.c)\n");
 	return 2;
 }
@@ -208,6 +209,37 @@ run(int argc, char **argv)
 	if (argc < 3)
 		return usage();
 	op = argv[1];
+	if (strcmp(op, "cat") == 0) {
+		for (int k = 3; k < argc; k++) {
+			size_t before = nrecs;
+
+			/* load() checks the trailer against its own count. */
+			struct rec *keep = recs;
+
+			recs = NULL;
+			nrecs = 0;
+			if (load(argv[k]) != 0) {
+				for (size_t j = 0; j < nrecs; j++)
+					free(recs[j].body);
+				free(recs);
+				recs = keep;
+				nrecs = before;
+				return 1;
+			}
+			if (before > 0) {
+				struct rec *v = realloc(keep,
+				    (before + nrecs) * sizeof(*v));
+
+				if (v == NULL)
+					return die("%s", "out of memory");
+				memcpy(v + before, recs, nrecs * sizeof(*v));
+				free(recs);
+				recs = v;
+				nrecs += before;
+			}
+		}
+		return save(argv[2]);
+	}
 	if (load(argv[2]) != 0)
 		return 1;
 	if (strcmp(op, "count") == 0) {
