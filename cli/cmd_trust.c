@@ -31,7 +31,11 @@
 	"\n"                                                                \
 	"Writes a revocation into the issuer's log: entries of that key\n"  \
 	"beyond SEQ are rejected on every node; earlier ones stay valid.\n" \
-	"--after defaults to the key's last entry this store holds.\n"
+	"--after defaults to the key's last entry this store holds; a\n"   \
+	"store holding none of them must give it. The root may revoke any\n" \
+	"key; a district or town only certificates it could have issued\n" \
+	"(its region, a lower role); a key may revoke itself, from its\n"  \
+	"revocation on.\n"
 
 static int
 append(const char *cmd, node *n, uint64_t type, uint8_t *body, size_t len,
@@ -214,12 +218,26 @@ cmd_revoke(int argc, char **argv)
 		node_txn *txn;
 		node_head h;
 
-		r.after = 0;
-		if (node_store_txn_begin(node_get_store(n), false, &txn) == 0) {
-			if (node_store_head_get(txn, r.subject, &h) == QIAO_OK)
-				r.after = h.seq;
+		/* Default: keep what this store holds of the key. A store that
+		 * holds none (the offline root, typically) would otherwise say
+		 * "after 0" and wipe the station's whole history everywhere. */
+		rc = node_store_txn_begin(node_get_store(n), false, &txn);
+		if (rc == QIAO_OK) {
+			rc = node_store_head_get(txn, r.subject, &h);
 			node_store_txn_abort(txn);
 		}
+		if (rc == QIAO_ENOTFOUND) {
+			node_close(n);
+			return cli_usage(cmd, "this store holds no entries of "
+					      "that key: give --after SEQ, the "
+					      "last of its entries to keep "
+					      "(0 refuses all of them)");
+		}
+		if (rc != QIAO_OK) {
+			node_close(n);
+			return cli_fail(cmd, "%s", qiao_strerror(rc));
+		}
+		r.after = h.seq;
 	}
 	if ((rc = crdt_revoke_encode(&r, &body, &len)) != QIAO_OK) {
 		node_close(n);

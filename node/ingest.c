@@ -67,7 +67,7 @@ head_of(struct batch *b, const uint8_t *author, struct cached_head **out)
 	return QIAO_OK;
 }
 
-/* Writes dirty heads and forgets the cache (a revocation may rewrite heads
+/* Writes dirty heads and forgets the cache (revalidation may rewrite heads
  * behind it). */
 static int
 flush_heads(struct batch *b)
@@ -117,7 +117,7 @@ trusted(struct batch *b, struct cached_head *c, const crdt_entry *e,
  * qiao) stay in the log, unfolded, with a reason. */
 static int
 apply(struct batch *b, const crdt_entry *e, const uint8_t *body, size_t len,
-    int *op_rc, const char **why, bool *cut)
+    int *op_rc, const char **why, bool *trust_changed)
 {
 	*op_rc = QIAO_OK;
 	switch (e->type) {
@@ -126,7 +126,7 @@ apply(struct batch *b, const crdt_entry *e, const uint8_t *body, size_t len,
 	case QIAO_T_ENROL:
 	case QIAO_T_REVOKE:
 		return node_trust_apply(b->n, b->txn, e, body, len, op_rc, why,
-		    cut);
+		    trust_changed);
 	default:
 		*op_rc = QIAO_EINVAL;
 		*why = "unknown operation type";
@@ -135,7 +135,7 @@ apply(struct batch *b, const crdt_entry *e, const uint8_t *body, size_t len,
 }
 
 static int
-ingest_one(struct batch *b, node_ingest_item *it, bool *cut)
+ingest_one(struct batch *b, node_ingest_item *it, bool *trust_changed)
 {
 	const crdt_entry *e = &it->e;
 	struct cached_head *c;
@@ -225,7 +225,7 @@ ingest_one(struct batch *b, node_ingest_item *it, bool *cut)
 	c->found = c->dirty = true;
 	it->rc = QIAO_OK;
 	if ((rc = apply(b, e, it->body, it->body_len, &it->op_rc, &it->why,
-		 cut)) != QIAO_OK)
+		 trust_changed)) != QIAO_OK)
 		return rc;
 	if (e->type == QIAO_T_ENROL || e->type == QIAO_T_REVOKE)
 		b->epoch++;
@@ -257,6 +257,41 @@ precheck(node_ingest_item *items, size_t count, bool verify)
 	}
 }
 
+/*
+ * A trust entry in the batch may withdraw entries stored before it (in
+ * this batch or earlier): tell the caller which of this batch's left again.
+ */
+static int
+mark_cut(node *n, node_txn *txn, node_ingest_item *items, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		node_ingest_item *it = &items[i];
+		uint8_t author[QIAO_KEY_LEN];
+		uint64_t seq;
+		int rc;
+
+		if (it->rc != QIAO_OK)
+			continue;
+		rc = node_store_entry_find(txn, it->e.hash, author, &seq);
+		if (rc == QIAO_OK)
+			continue;
+		if (rc != QIAO_ENOTFOUND)
+			return rc;
+		rc = node_trust_check(n, txn, &it->e, NULL, &it->why);
+		if (rc == QIAO_OK) {
+			/* Cut behind an earlier entry of its author. */
+			rc = QIAO_EREVOKED;
+			it->why = "an earlier entry of its author was withdrawn";
+		}
+		if (rc != QIAO_EUNKNOWN && rc != QIAO_EREVOKED &&
+		    rc != QIAO_EEXPIRED)
+			return rc;
+		it->rc = rc;
+		it->op_rc = QIAO_OK;
+	}
+	return QIAO_OK;
+}
+
 static int
 ingest_checked(node *n, node_txn *txn, node_ingest_item *items, size_t count,
     node_ingest_stats *stats)
@@ -264,29 +299,28 @@ ingest_checked(node *n, node_txn *txn, node_ingest_item *items, size_t count,
 	struct batch b = { .n = n, .txn = txn, .epoch = 1 };
 	node_ingest_stats st = { 0 };
 	uint8_t buf[8];
-	bool cut = false;
+	bool trust_changed = false, cut = false;
 	int rc;
 
 	if ((rc = load_clock(&b)) != QIAO_OK)
 		return rc;
-	for (size_t i = 0; i < count && rc == QIAO_OK; i++) {
-		bool this_cut = false;
-
+	for (size_t i = 0; i < count && rc == QIAO_OK; i++)
 		if (items[i].rc == QIAO_OK)
-			rc = ingest_one(&b, &items[i], &this_cut);
-		if (rc == QIAO_OK && this_cut) {
-			rc = flush_heads(&b);
-			cut = true;
-		}
-	}
+			rc = ingest_one(&b, &items[i], &trust_changed);
 	if (rc == QIAO_OK)
 		rc = flush_heads(&b);
 	if (rc == QIAO_OK && b.clock_dirty) {
 		node_store_be64(buf, b.clock);
 		rc = node_store_put(txn, NODE_TB_META, "hlc", 3, buf, 8);
 	}
+	/* Trust changed: judge every held log again, with the heads on disk
+	 * (so after the flush above). */
+	if (rc == QIAO_OK && trust_changed)
+		rc = node_trust_revalidate(n, txn, &cut);
 	if (rc == QIAO_OK && cut)
 		rc = node_ingest_rebuild(n, txn);
+	if (rc == QIAO_OK && cut)
+		rc = mark_cut(n, txn, items, count);
 	free(b.heads);
 	if (rc != QIAO_OK)
 		return rc;
