@@ -360,6 +360,17 @@ check_codes(const struct spec *s, const uint8_t *body, size_t len,
 	}
 }
 
+/* The field of spec s named key[0..n), or NULL. */
+static const crdt_op_field *
+field_of(const struct spec *s, const char *key, size_t n)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strlen(s->f[i].key) == n &&
+		    memcmp(s->f[i].key, key, n) == 0)
+			return &s->f[i];
+	return NULL;
+}
+
 int
 crdt_op_check(uint64_t type, const uint8_t *body, size_t len,
     const uint8_t entry_hash[QIAO_HASH_LEN], crdt_op_target *t,
@@ -369,25 +380,44 @@ crdt_op_check(uint64_t type, const uint8_t *body, size_t len,
 	crdt_op_target out;
 	const uint8_t *id;
 	const char *bad;
+	uint64_t seen = 0;
+	crdt_reader r;
 	size_t n;
 
 	if (s == NULL)
 		return QIAO_EINVAL;
 	*why = NULL;
-	for (size_t i = 0; i < s->n; i++) {
-		const crdt_op_field *f = &s->f[i];
-		crdt_reader r;
-		int rc = crdt_body_get(body, len, f->key, &r);
+	/* One pass over the body: each known field checked by its table
+	 * entry, unknown ones skipped (a newer station's additions). */
+	crdt_reader_init(&r, body, len);
+	if (crdt_read_map(&r, &n) != QIAO_OK) {
+		*why = "the body is not a map";
+		return QIAO_EMALFORMED;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const crdt_op_field *f;
+		const char *k;
+		size_t kl;
 
-		if (rc == QIAO_ENOTFOUND) {
-			if (f->flags & CRDT_FIELD_REQ) {
-				*why = "a required field is missing";
+		if (crdt_read_str(&r, &k, &kl) != QIAO_OK) {
+			*why = "the body is not a map of strings";
+			return QIAO_EMALFORMED;
+		}
+		if ((f = field_of(s, k, kl)) == NULL) {
+			if (crdt_read_skip(&r) != QIAO_OK)
 				return QIAO_EMALFORMED;
-			}
 			continue;
 		}
-		if (rc != QIAO_OK || check_field(&r, f) != QIAO_OK) {
+		if (check_field(&r, f) != QIAO_OK) {
 			*why = "a field has the wrong kind, length or value";
+			return QIAO_EMALFORMED;
+		}
+		seen |= UINT64_C(1) << (f - s->f);
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		if ((s->f[i].flags & CRDT_FIELD_REQ) &&
+		    !(seen & (UINT64_C(1) << i))) {
+			*why = "a required field is missing";
 			return QIAO_EMALFORMED;
 		}
 	}
@@ -406,6 +436,14 @@ crdt_op_check(uint64_t type, const uint8_t *body, size_t len,
 		memcpy(out.id, id, QIAO_HASH_LEN);
 	*t = out;
 	return QIAO_OK;
+}
+
+const crdt_op_field *
+crdt_op_field_of(uint64_t type, const char *key, size_t n)
+{
+	const struct spec *s = spec_of(type);
+
+	return s != NULL ? field_of(s, key, n) : NULL;
 }
 
 int

@@ -78,6 +78,10 @@ bool crdt_op_is_record(uint64_t type);
 /* The field table of a record type (NULL if none); *n gets its length. */
 const crdt_op_field *crdt_op_fields(uint64_t type, size_t *n);
 
+/* The table entry of type's field key[0..n), or NULL. */
+const crdt_op_field *crdt_op_field_of(uint64_t type, const char *key,
+    size_t n);
+
 /*
  * Validates the body of a record op of type and names its target record.
  * entry_hash is the hash of the entry carrying it (it names the record an

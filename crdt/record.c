@@ -6,7 +6,7 @@
 #include "crdt/types.h"
 
 struct write {
-	const char *reg; /* static: a table's or case.c's name */
+	unsigned reg;    /* index into the fold's register names */
 	size_t op;       /* rank of the writing op */
 	size_t off, len; /* value bytes in the arena */
 };
@@ -35,6 +35,10 @@ struct crdt_fold {
 	const char **why;        /* review reason per op, or NULL */
 	struct write *w;
 	size_t nw, cw;
+	/* Register names, interned so comparing writes is comparing ints;
+	 * the names are static strings (tables and case.c). */
+	const char *names[64];
+	unsigned nnames;
 	struct add *a;
 	size_t na, ca;
 	struct review *rv;
@@ -271,6 +275,30 @@ crdt_fold_op(const crdt_fold *f, size_t i)
 	return f->op[i];
 }
 
+/* The index of register name, or -1. */
+static int
+name_of(const crdt_fold *f, const char *name)
+{
+	for (unsigned i = 0; i < f->nnames; i++)
+		if (f->names[i] == name || strcmp(f->names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The index of name, added if new; -1 when the table is full. */
+static int
+intern(crdt_fold *f, const char *name)
+{
+	int i = name_of(f, name);
+
+	if (i >= 0)
+		return i;
+	if (f->nnames == sizeof(f->names) / sizeof(f->names[0]))
+		return -1;
+	f->names[f->nnames] = name;
+	return (int)f->nnames++;
+}
+
 /*
  * The multi-value register: among the writes to reg by ops in ctx (NULL:
  * all), those no other such write saw. The shown value is the
@@ -278,8 +306,8 @@ crdt_fold_op(const crdt_fold *f, size_t i)
  * NULL) gets every surviving write.
  */
 static long
-winner(const crdt_fold *f, const char *reg, const uint64_t *ctx,
-    size_t *cand, size_t *ncand)
+winner(const crdt_fold *f, unsigned reg, const uint64_t *ctx, size_t *cand,
+    size_t *ncand)
 {
 	long best = -1;
 	size_t nc = 0;
@@ -288,13 +316,12 @@ winner(const crdt_fold *f, const char *reg, const uint64_t *ctx,
 		const struct write *w = &f->w[k];
 		bool seen = false;
 
-		if (strcmp(w->reg, reg) != 0 || (ctx && !bit(ctx, w->op)))
+		if (w->reg != reg || (ctx && !bit(ctx, w->op)))
 			continue;
 		for (size_t j = 0; j < f->nw && !seen; j++) {
 			const struct write *v = &f->w[j];
 
-			if (j != k && v->op != w->op &&
-			    strcmp(v->reg, reg) == 0 &&
+			if (j != k && v->op != w->op && v->reg == reg &&
 			    (!ctx || bit(ctx, v->op)) &&
 			    bit(anc_of(f, v->op), w->op))
 				seen = true;
@@ -315,8 +342,9 @@ int
 crdt_fold_get(const crdt_fold *f, const char *reg, size_t at,
     const uint8_t **val, size_t *len)
 {
-	long k = winner(f, reg, at == CRDT_FOLD_ALL ? NULL : anc_of(f, at),
-	    NULL, NULL);
+	int id = name_of(f, reg);
+	long k = id < 0 ? -1 : winner(f, (unsigned)id,
+	    at == CRDT_FOLD_ALL ? NULL : anc_of(f, at), NULL, NULL);
 
 	if (k < 0)
 		return QIAO_ENOTFOUND;
@@ -366,15 +394,18 @@ arena_put(crdt_fold *f, const void *val, size_t len)
 }
 
 void
-crdt_fold_write(crdt_fold *f, size_t i, const char *reg, const void *val,
+crdt_fold_write(crdt_fold *f, size_t i, const char *name, const void *val,
     size_t len)
 {
 	size_t off = arena_put(f, val, len);
+	int reg = intern(f, name);
 
+	if (reg < 0 && f->err == QIAO_OK)
+		f->err = QIAO_ETOOBIG;
 	if (f->err != QIAO_OK)
 		return;
 	for (size_t k = 0; k < f->nw; k++) {
-		if (f->w[k].op == i && strcmp(f->w[k].reg, reg) == 0) {
+		if (f->w[k].op == i && f->w[k].reg == (unsigned)reg) {
 			f->w[k].off = off;
 			f->w[k].len = len;
 			return;
@@ -391,7 +422,7 @@ crdt_fold_write(crdt_fold *f, size_t i, const char *reg, const void *val,
 		f->w = v;
 		f->cw = c;
 	}
-	f->w[f->nw++] = (struct write) { reg, i, off, len };
+	f->w[f->nw++] = (struct write) { (unsigned)reg, i, off, len };
 }
 
 void
@@ -442,32 +473,42 @@ void
 crdt_fold_fields(crdt_fold *f, size_t i)
 {
 	const crdt_rec_op *op = f->op[i];
-	size_t nf;
-	const crdt_op_field *fs = crdt_op_fields(op->type, &nf);
+	crdt_reader r;
+	size_t n;
 
-	for (size_t k = 0; k < nf; k++) {
-		crdt_reader r;
+	/* One pass over the body, looking each key up in the table. */
+	crdt_reader_init(&r, op->body, op->body_len);
+	if (crdt_read_map(&r, &n) != QIAO_OK)
+		return;
+	for (size_t k = 0; k < n; k++) {
+		const crdt_op_field *fd;
 		const uint8_t *start;
-		size_t count;
+		const char *key;
+		size_t kl, count;
 
-		if (fs[k].reg == NULL && fs[k].set == NULL)
-			continue;
-		if (crdt_body_get(op->body, op->body_len, fs[k].key, &r) != 0)
-			continue;
+		if (crdt_read_str(&r, &key, &kl) != QIAO_OK)
+			return;
 		start = r.p;
-		if (fs[k].reg != NULL) {
-			if (crdt_read_skip(&r) == QIAO_OK)
-				crdt_fold_write(f, i, fs[k].reg, start,
-				    (size_t)(r.p - start));
+		fd = crdt_op_field_of(op->type, key, kl);
+		if (fd == NULL || (fd->reg == NULL && fd->set == NULL)) {
+			if (crdt_read_skip(&r) != QIAO_OK)
+				return;
+			continue;
+		}
+		if (fd->reg != NULL) {
+			if (crdt_read_skip(&r) != QIAO_OK)
+				return;
+			crdt_fold_write(f, i, fd->reg, start,
+			    (size_t)(r.p - start));
 			continue;
 		}
 		if (crdt_read_array(&r, &count) != QIAO_OK)
-			continue;
+			return;
 		for (size_t e = 0; e < count; e++) {
 			start = r.p;
 			if (crdt_read_skip(&r) != QIAO_OK)
-				break;
-			set_add(f, fs[k].set, start, (size_t)(r.p - start));
+				return;
+			set_add(f, fd->set, start, (size_t)(r.p - start));
 		}
 	}
 }
@@ -508,24 +549,19 @@ str_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Distinct register names, sorted. *out is a new array (free() it). */
-static int
-reg_names(const crdt_fold *f, const char ***out, size_t *n)
+/* The registers written, by name: indices sorted by their names. */
+static void
+reg_order(const crdt_fold *f, unsigned *out)
 {
-	const char **v = malloc((f->nw ? f->nw : 1) * sizeof(*v));
-	size_t k = 0;
+	for (unsigned i = 0; i < f->nnames; i++) {
+		unsigned j = i;
 
-	if (v == NULL)
-		return QIAO_ENOMEM;
-	for (size_t i = 0; i < f->nw; i++)
-		v[k++] = f->w[i].reg;
-	qsort(v, k, sizeof(*v), str_cmp);
-	*n = 0;
-	for (size_t i = 0; i < k; i++)
-		if (*n == 0 || strcmp(v[*n - 1], v[i]) != 0)
-			v[(*n)++] = v[i];
-	*out = v;
-	return QIAO_OK;
+		while (j > 0 && strcmp(f->names[out[j - 1]], f->names[i]) > 0) {
+			out[j] = out[j - 1];
+			j--;
+		}
+		out[j] = i;
+	}
 }
 
 static bool
@@ -561,17 +597,13 @@ write_op_ref(crdt_writer *out, const crdt_rec_op *op)
 static int
 emit_registers(const crdt_fold *f, crdt_writer *out, bool *any_conflict)
 {
-	const char **names;
-	size_t nn, nf = 0, ncf = 0, nc;
+	unsigned names[64];
+	size_t nn = f->nnames, nf = 0, ncf = 0, nc;
 	size_t *cand = malloc((f->nw ? f->nw : 1) * sizeof(size_t));
-	int rc;
 
 	if (cand == NULL)
 		return QIAO_ENOMEM;
-	if ((rc = reg_names(f, &names, &nn)) != QIAO_OK) {
-		free(cand);
-		return rc;
-	}
+	reg_order(f, names);
 	for (size_t r = 0; r < nn; r++) {
 		long k = winner(f, names[r], NULL, cand, &nc);
 
@@ -588,7 +620,7 @@ emit_registers(const crdt_fold *f, crdt_writer *out, bool *any_conflict)
 			continue;
 		crdt_write_map(out, 2);
 		crdt_write_cstr(out, "field");
-		crdt_write_cstr(out, names[r]);
+		crdt_write_cstr(out, f->names[names[r]]);
 		crdt_write_cstr(out, "values");
 		crdt_write_array(out, nc);
 		/* cand[] is in write order, which is walk order; show by rank */
@@ -624,10 +656,9 @@ emit_registers(const crdt_fold *f, crdt_writer *out, bool *any_conflict)
 
 		if (k < 0 || is_nil(f, &f->w[k]))
 			continue;
-		crdt_write_cstr(out, names[r]);
+		crdt_write_cstr(out, f->names[names[r]]);
 		crdt_write_raw(out, f->arena.buf + f->w[k].off, f->w[k].len);
 	}
-	free(names);
 	free(cand);
 	return QIAO_OK;
 }
