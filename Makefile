@@ -92,7 +92,8 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
 
-check-tests: $(BUILD)/san/qiao $(TEST_BIN) $(FUZZ_BIN)
+# The optimised binary too: tests/it_district.sh runs a whole district on it.
+check-tests: $(BUILD)/qiao $(BUILD)/san/qiao $(TEST_BIN) $(FUZZ_BIN)
 
 test: deps
 	$(MAKE) check-tests

@@ -93,7 +93,7 @@ parse(const char *cmd, int argc, char **argv, struct gopts *o,
 			    argv[optind - 1]);
 		switch (ch) {
 		case 'd': o->dir = optarg; break;
-		case 'c': case 'g': o->code = optarg; break;
+		case 'c': case 'g': o->code = optarg; break; /* by command */
 		case 'u': o->under = optarg; break;
 		case 'k': o->kind = optarg; break;
 		case 'n': o->name = optarg; break;
@@ -356,7 +356,7 @@ reg_add(const char *cmd, int argc, char **argv)
 	rec r;
 	int rc;
 
-	if ((rc = parse(cmd, argc, argv, &o, "cknpaioUCN")) != CLI_OK)
+	if ((rc = parse(cmd, argc, argv, &o, "gknpaioUCN")) != CLI_OK)
 		return rc == -1 ? CLI_OK : rc;
 	if ((rc = cli_no_args(cmd, argc, argv)) != CLI_OK)
 		return rc;

@@ -427,7 +427,8 @@ cmd_stats(int argc, char **argv)
 		free(s.g);
 		return cli_fail(cmd, "%s", qiao_strerror(rc));
 	}
-	qsort(s.g, s.ng, sizeof(*s.g), group_cmp);
+	if (s.ng > 0)
+		qsort(s.g, s.ng, sizeof(*s.g), group_cmp);
 	if (o.json) {
 		json_t *j = acc_json(&s.total);
 
