@@ -3,7 +3,7 @@
  * operation (grid, registry, case, meeting) into derived state, in the same
  * write transaction as the entry, and what commands read.
  *
- * Tables (layouts v1, docs/FORMAT.md):
+ * Tables (layouts v1, docs/OPERATIONS.md):
  *   state  reckey                 -> the record's state (crdt/record.h)
  *   index  'o' reckey ophash(32)  -> op: author(32) hlc(8 BE) type(8 BE)
  *                                    body_hash(32) privileged(1) station
