@@ -867,17 +867,26 @@ cmd_case(int argc, char **argv)
 	static const rec_sub subs[] = { { "open", case_open },
 		{ "show", case_show }, { "list", case_list },
 		{ "conflicts", case_conflicts } };
+	static const char all[] = "open, accept, route, transfer, arrive, "
+				  "feedback, mediate, resolve, evaluate, visit, "
+				  "close, reopen, note, show, list, conflicts";
 	char cmd[32];
 
-	if (argc >= 2) {
-		for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-			if (strcmp(argv[1], steps[i].name) != 0)
-				continue;
-			snprintf(cmd, sizeof(cmd), "case %s", steps[i].name);
-			return case_step(cmd, argc - 1, argv + 1, &steps[i]);
-		}
+	if (argc < 2)
+		return cli_usage("case", "which? (%s)", all);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return cli_help("case");
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		if (strcmp(argv[1], steps[i].name) != 0)
+			continue;
+		snprintf(cmd, sizeof(cmd), "case %s", steps[i].name);
+		return case_step(cmd, argc - 1, argv + 1, &steps[i]);
 	}
-	return rec_dispatch("case", subs, 4, argc, argv);
+	for (size_t i = 0; i < 4; i++)
+		if (strcmp(argv[1], subs[i].name) == 0)
+			return rec_dispatch("case", subs, 4, argc, argv);
+	return cli_usage("case", "unknown subcommand \"%s\" (%s)", argv[1],
+	    all);
 }
 
 const cli_cmd cli_cmd_case = { "case", cmd_case,
