@@ -472,7 +472,7 @@ add_step_fields(crdt_body *b, const struct step *s, const struct copts *o,
 		break;
 	case QIAO_T_CASE_EVALUATE:
 		crdt_body_bool(b, "satisfied",
-		    strcmp(o->satisfied, "yes") == 0);
+		    o->satisfied && strcmp(o->satisfied, "yes") == 0);
 		if (o->by)
 			crdt_body_cstr(b, "by", o->by);
 		break;

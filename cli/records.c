@@ -273,22 +273,22 @@ rec_mask(char *buf, size_t cap, const char *s, size_t n)
 void
 rec_json_mask(json_t *j)
 {
-	const char *k;
-	json_t *v;
-	size_t i;
-
 	if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-			rec_json_mask(v);
+		for (size_t i = 0; i < json_array_size(j); i++)
+			rec_json_mask(json_array_get(j, i));
 		return;
 	}
 	if (!json_is_object(j))
 		return;
-	json_object_foreach(j, k, v) {
+	for (void *it = json_object_iter(j); it != NULL;
+	     it = json_object_iter_next(j, it)) {
+		const char *k = json_object_iter_key(it);
+		json_t *v = json_object_iter_value(it);
+
 		if (json_is_string(v) && rec_personal(k, strlen(k))) {
 			char buf[64];
 
-			json_object_set_new(j, k,
+			json_object_iter_set_new(j, it,
 			    json_string(rec_mask(buf, sizeof(buf),
 				json_string_value(v), json_string_length(v))));
 		} else {

@@ -128,15 +128,18 @@ heap_pop(size_t *h, size_t *n)
 static int
 build_parents(crdt_fold *f)
 {
-	struct keyed *byhash = malloc(f->n * sizeof(*byhash));
-	struct keyed *byauth = malloc(f->n * sizeof(*byauth));
-	size_t *prev = malloc(f->n * sizeof(size_t));
+	/* A record may have no op left to fold (bodies not held): every
+	 * allocation asks for at least one element, so none is size 0. */
+	size_t n1 = f->n ? f->n : 1;
+	struct keyed *byhash = malloc(n1 * sizeof(*byhash));
+	struct keyed *byauth = malloc(n1 * sizeof(*byauth));
+	size_t *prev = malloc(n1 * sizeof(size_t));
 	uint8_t deps[QIAO_DEPS_MAX][QIAO_HASH_LEN];
 	size_t k = 0;
 	int rc = QIAO_ENOMEM;
 
 	f->poff = malloc((f->n + 1) * sizeof(size_t));
-	f->par = malloc(f->n * (QIAO_DEPS_MAX + 1) * sizeof(size_t));
+	f->par = malloc(n1 * (QIAO_DEPS_MAX + 1) * sizeof(size_t));
 	if (!byhash || !byauth || !prev || !f->poff || !f->par)
 		goto out;
 	for (size_t i = 0; i < f->n; i++) {
@@ -192,18 +195,18 @@ out:
 static int
 build_order(crdt_fold *f)
 {
-	size_t n = f->n, m = f->poff[n], nh = 0, k = 0;
-	size_t *indeg = calloc(n, sizeof(size_t));
+	size_t n = f->n, m = f->poff[n], nh = 0, k = 0, n1 = n ? n : 1;
+	size_t *indeg = calloc(n1, sizeof(size_t));
 	size_t *coff = calloc(n + 1, sizeof(size_t));
 	size_t *ch = malloc((m ? m : 1) * sizeof(size_t));
-	size_t *heap = malloc(n * sizeof(size_t));
-	bool *done = calloc(n, sizeof(bool));
+	size_t *heap = malloc(n1 * sizeof(size_t));
+	bool *done = calloc(n1, sizeof(bool));
 	int rc = QIAO_ENOMEM;
 
-	f->topo = malloc(n * sizeof(size_t));
+	f->topo = malloc(n1 * sizeof(size_t));
 	f->words = (n + 63) / 64;
-	f->anc = calloc(n * f->words, sizeof(uint64_t));
-	f->has_child = calloc(n, sizeof(bool));
+	f->anc = calloc(n1 * (f->words ? f->words : 1), sizeof(uint64_t));
+	f->has_child = calloc(n1, sizeof(bool));
 	if (!indeg || !coff || !ch || !heap || !done || !f->topo || !f->anc ||
 	    !f->has_child)
 		goto out;

@@ -860,6 +860,7 @@ case_step(struct gen *g, uint64_t k, uint32_t s)
 	int rc;
 
 	node_simrng_seed(&r, g->o->seed, 6000000 + k * 32 + s);
+	memset(&text, 0, sizeof(text));
 	crdt_body_init(&b);
 	if (type == QIAO_T_CASE_OPEN) {
 		const char *const ps[2] = { a, b2 };

@@ -531,6 +531,23 @@ t_sets_add_win_and_heads(void)
 }
 
 static void
+t_empty_set_folds(void)
+{
+	uint8_t *st = NULL, id[32] = { 5 };
+	size_t len;
+	crdt_rec_summary sum;
+
+	/* Ops whose bodies are not held leave a record with nothing to
+	 * fold: still a state, never an allocation failure. */
+	REQUIRE_RC(crdt_record_fold(CRDT_REC_CASE, GRID, id, NULL, 0, &st,
+		       &len, &sum), QIAO_OK);
+	CHECK_RC(crdt_codec_check(st, len, NULL, NULL), QIAO_OK);
+	CHECK(!(sum.flags & CRDT_SUM_OPENED));
+	CHECK(array_len(st, len, "timeline") == 0);
+	free(st);
+}
+
+static void
 t_summary_roundtrip(void)
 {
 	crdt_rec_summary a = { 1, 2, 3, CRDT_SUM_NONE, 77, 6, 2, 1, 5 }, b;
@@ -551,4 +568,5 @@ CHECK_MAIN(T(t_op_check_accepts_and_refuses),
     T(t_outcome_by_non_custodian_is_for_review),
     T(t_transfer_moves_custody_when_accepted),
     T(t_missing_deps_fold_as_concurrent_then_settle),
-    T(t_sets_add_win_and_heads), T(t_summary_roundtrip))
+    T(t_sets_add_win_and_heads), T(t_empty_set_folds),
+    T(t_summary_roundtrip))
