@@ -31,10 +31,6 @@ const crdt_rec_op *crdt_fold_op(const crdt_fold *f, size_t i);
 int crdt_fold_get(const crdt_fold *f, const char *reg, size_t at,
     const uint8_t **val, size_t *len);
 
-/* True if the register, seen from op at, is a string equal to s. */
-bool crdt_fold_get_is(const crdt_fold *f, const char *reg, size_t at,
-    const char *s);
-
 /* Copies the register's string value (from op at) into buf; false if
  * absent, not a string, or too long. */
 bool crdt_fold_get_str(const crdt_fold *f, const char *reg, size_t at,

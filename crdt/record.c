@@ -375,16 +375,6 @@ crdt_fold_get_str(const crdt_fold *f, const char *reg, size_t at, char *buf,
 	return true;
 }
 
-bool
-crdt_fold_get_is(const crdt_fold *f, const char *reg, size_t at,
-    const char *s)
-{
-	char buf[QIAO_LINE_MAX + 1];
-
-	return crdt_fold_get_str(f, reg, at, buf, sizeof(buf)) &&
-	    strcmp(buf, s) == 0;
-}
-
 static size_t
 arena_put(crdt_fold *f, const void *val, size_t len)
 {
