@@ -116,7 +116,8 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libqiao.a
 	@$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< \
 	    $(BUILD)/fuzz/libqiao.a $(LIBS)
 
-check-tests: $(BUILD)/san/qiao $(TEST_BIN) $(TOOL_BIN) $(FUZZ_BIN)
+# The optimised binary too: tests/it_district.sh runs a whole district on it.
+check-tests: $(BUILD)/qiao $(BUILD)/san/qiao $(TEST_BIN) $(TOOL_BIN) $(FUZZ_BIN)
 
 test: deps
 	$(MAKE) check-tests

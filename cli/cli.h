@@ -40,6 +40,11 @@ const cli_cmd *cli_find(const char *name);
 /* One per cli/cmd_<group>.c. */
 extern const cli_cmd cli_cmd_init, cli_cmd_id, cli_cmd_root, cli_cmd_enroll,
     cli_cmd_revoke, cli_cmd_log;
+/* Records, cases and statistics (cmd_grid.c, cmd_meeting.c, cmd_case.c,
+ * cmd_stats.c, cmd_sim.c). */
+extern const cli_cmd cli_cmd_grid, cli_cmd_reg, cli_cmd_meeting,
+    cli_cmd_case, cli_cmd_stats, cli_cmd_digest, cli_cmd_reindex,
+    cli_cmd_sim;
 
 /*
  * Reports a getopt_long failure (c is '?' or ':') as a usage error naming

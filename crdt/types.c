@@ -9,6 +9,22 @@ static const struct {
 	{ QIAO_T_NOTE, "note" },
 	{ QIAO_T_ENROL, "enrol" },
 	{ QIAO_T_REVOKE, "revoke" },
+	{ QIAO_T_GRID, "grid" },
+	{ QIAO_T_REG, "reg" },
+	{ QIAO_T_CASE_OPEN, "open" },
+	{ QIAO_T_CASE_ACCEPT, "accept" },
+	{ QIAO_T_CASE_ROUTE, "route" },
+	{ QIAO_T_CASE_TRANSFER, "transfer" },
+	{ QIAO_T_CASE_ARRIVE, "arrive" },
+	{ QIAO_T_CASE_FEEDBACK, "feedback" },
+	{ QIAO_T_CASE_MEDIATE, "mediate" },
+	{ QIAO_T_CASE_RESOLVE, "resolve" },
+	{ QIAO_T_CASE_EVALUATE, "evaluate" },
+	{ QIAO_T_CASE_VISIT, "visit" },
+	{ QIAO_T_CASE_CLOSE, "close" },
+	{ QIAO_T_CASE_REOPEN, "reopen" },
+	{ QIAO_T_CASE_NOTE, "case-note" },
+	{ QIAO_T_MEETING, "meeting" },
 };
 
 const char *

@@ -15,6 +15,28 @@ enum crdt_type {
 	QIAO_T_NOTE = 1,   /* free text in the author's own log: {text} */
 	QIAO_T_ENROL = 2,  /* enrolment certificate (node/trust.h) */
 	QIAO_T_REVOKE = 3, /* revocation of a key after a seq */
+
+	/* Grid and registry (crdt/op.h, docs/OPERATIONS.md). */
+	QIAO_T_GRID = 16,  /* write fields of a grid record, by code */
+	QIAO_T_REG = 17,   /* a registry record: address, person, house, org */
+
+	/* Cases: the closed loop (crdt/case.h). */
+	QIAO_T_CASE_OPEN = 32,
+	QIAO_T_CASE_ACCEPT = 33,
+	QIAO_T_CASE_ROUTE = 34,
+	QIAO_T_CASE_TRANSFER = 35,
+	QIAO_T_CASE_ARRIVE = 36,
+	QIAO_T_CASE_FEEDBACK = 37,
+	QIAO_T_CASE_MEDIATE = 38,
+	QIAO_T_CASE_RESOLVE = 39,
+	QIAO_T_CASE_EVALUATE = 40,
+	QIAO_T_CASE_VISIT = 41,
+	QIAO_T_CASE_CLOSE = 42,
+	QIAO_T_CASE_REOPEN = 43,
+	QIAO_T_CASE_NOTE = 44,
+
+	/* "Three meetings for three matters". */
+	QIAO_T_MEETING = 64,
 };
 
 /* The type's name ("note"), or NULL for a number nobody registered. */

@@ -4,9 +4,11 @@
 
 #include "crdt/hex.h"
 #include "crdt/hlc.h"
+#include "crdt/op.h"
 #include "crdt/types.h"
 #include "node/ingest.h"
 #include "node/log.h"
+#include "node/state.h"
 #include "node/trust.h"
 
 /*
@@ -128,6 +130,9 @@ apply(struct batch *b, const crdt_entry *e, const uint8_t *body, size_t len,
 		return node_trust_apply(b->n, b->txn, e, body, len, op_rc, why,
 		    trust_changed);
 	default:
+		if (crdt_op_is_record(e->type))
+			return node_state_apply(b->n, b->txn, e, body, len,
+			    op_rc, why);
 		*op_rc = QIAO_EINVAL;
 		*why = "unknown operation type";
 		return QIAO_OK;
@@ -393,6 +398,8 @@ int
 node_ingest_rebuild(node *n, node_txn *txn)
 {
 	bool cut = false;
+	int rc = node_trust_rebuild(n, txn, &cut);
 
-	return node_trust_rebuild(n, txn, &cut);
+	/* Who may write what may have changed: refold every record. */
+	return rc != QIAO_OK ? rc : node_state_rebuild(n, txn, NULL);
 }

@@ -362,6 +362,8 @@ node_store_scan(node_txn *txn, enum node_table tb, const void *prefix,
 	for (rc = node_store_cursor_seek(c, prefix, plen, &k, &kl, &v, &vl);
 	     rc == QIAO_OK;
 	     rc = node_store_cursor_next(c, &k, &kl, &v, &vl)) {
+		/* A whole-table scan passes prefix NULL: memcmp must not see
+		 * it, even for zero bytes. */
 		if (plen > 0 && (kl < plen || memcmp(k, prefix, plen) != 0))
 			break;
 		if ((rc = fn(ctx, k, kl, v, vl)) != 0)
