@@ -33,7 +33,8 @@
 	"export  writes raw entries to FILE (format: docs/FORMAT.md)\n"     \
 	"import  ingests FILE; reports each rejected entry with its reason\n" \
 	"        (bad signature, gap, fork, malformed, unknown author...)\n" \
-	"        and exits 1 if any was rejected; valid entries are kept\n" \
+	"        and exits 1 if any was rejected or any operation refused;\n" \
+	"        valid entries are kept\n"                                 \
 	"forks   lists fork proofs: two entries one author signed at one seq\n"
 
 struct opts {
@@ -421,6 +422,10 @@ log_import(const char *cmd, int argc, char **argv, struct opts *o)
 		return cli_fail(cmd, "%s", err);
 	if (st.rejected > 0)
 		return cli_fail(cmd, "%zu entries rejected", st.rejected);
+	/* Kept in the log, but refused by every honest node: an operator
+	 * must hear of it. */
+	if (st.refused > 0)
+		return cli_fail(cmd, "%zu operations refused", st.refused);
 	return CLI_OK;
 }
 

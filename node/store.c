@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -218,11 +219,27 @@ node_store_txn_begin(node_store *st, bool write, node_txn **out)
 	return QIAO_OK;
 }
 
+/*
+ * LMDB reports a write the disk cut short as EIO, not ENOSPC. When the
+ * store's file system has (next to) no room left, that EIO is a full disk,
+ * and the person at the station should be told so.
+ */
+static bool
+disk_full(const char *dir)
+{
+	struct statvfs fs;
+
+	return statvfs(dir, &fs) == 0 &&
+	    (uint64_t)fs.f_bavail * fs.f_frsize < 256 * 1024;
+}
+
 int
 node_store_txn_commit(node_txn *txn)
 {
 	int rc = mdb_txn_commit(txn->txn);
 
+	if (rc == EIO && disk_full(txn->st->dir))
+		rc = ENOSPC;
 	free(txn);
 	return xlate(rc, "commit");
 }
