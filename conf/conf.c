@@ -114,6 +114,16 @@ conf_defaults(qiao_conf *c)
 	c->mapsize = 0; /* the store's default */
 	c->durable = true;
 	c->log_level = 2; /* info */
+	c->reconnect_min_ms = QIAO_NET_RECONNECT_MIN_MS;
+	c->reconnect_max_ms = QIAO_NET_RECONNECT_MAX_MS;
+	c->batch_bytes = QIAO_NET_BATCH_BYTES;
+	c->window = QIAO_NET_WINDOW;
+	c->poll_ms = QIAO_NET_POLL_MS;
+	c->change_poll_ms = QIAO_NET_CHANGE_POLL_MS;
+	c->max_message = QIAO_NET_MAX_MESSAGE;
+	c->timeout_ms = QIAO_NET_TIMEOUT_MS;
+	c->max_peers = QIAO_NET_MAX_PEERS;
+	c->compress = true;
 }
 
 struct parse {
@@ -213,23 +223,188 @@ set_log_level(qiao_conf *c, const char *v)
 	return "log_level must be error, warn, info or debug";
 }
 
+/* nng URLs we dial and listen on: TCP for real links, inproc for tests and
+ * simulations, ipc for a local socket. */
+static const char *
+url_check(const char *v)
+{
+	static const char *const schemes[] = { "tcp://", "tcp4://",
+		"tcp6://", "inproc://", "ipc://" };
+
+	if (strlen(v) >= QIAO_URL_MAX)
+		return "the URL is too long";
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (strncmp(v, schemes[i], strlen(schemes[i])) == 0 &&
+		    v[strlen(schemes[i])] != '\0')
+			return NULL;
+	return "expected a URL such as tcp://10.0.0.1:7420";
+}
+
+static const char *
+set_listen(qiao_conf *c, const char *v)
+{
+	const char *why = url_check(v);
+
+	if (why == NULL)
+		strcpy(c->listen, v);
+	return why;
+}
+
+static const char *
+set_upstream(qiao_conf *c, const char *v)
+{
+	const char *why = url_check(v);
+
+	if (why != NULL)
+		return why;
+	if (c->nupstream == QIAO_UPSTREAM_MAX)
+		return "too many upstream directives (at most 8)";
+	for (size_t i = 0; i < c->nupstream; i++)
+		if (strcmp(c->upstream[i], v) == 0)
+			return "this upstream is already listed";
+	strcpy(c->upstream[c->nupstream++], v);
+	return NULL;
+}
+
+static const char *
+set_ms(uint64_t *out, const char *v, uint64_t lo, uint64_t hi,
+    const char *why)
+{
+	uint64_t ms;
+
+	if (conf_parse_duration(v, &ms) != QIAO_OK || ms < lo || ms > hi)
+		return why;
+	*out = ms;
+	return NULL;
+}
+
+static const char *
+set_reconnect_min(qiao_conf *c, const char *v)
+{
+	return set_ms(&c->reconnect_min_ms, v, 10, 3600000,
+	    "reconnect_min must be a duration from 10ms to 1h");
+}
+
+static const char *
+set_reconnect_max(qiao_conf *c, const char *v)
+{
+	return set_ms(&c->reconnect_max_ms, v, 10, 86400000,
+	    "reconnect_max must be a duration from 10ms to 1d");
+}
+
+static const char *
+set_poll(qiao_conf *c, const char *v)
+{
+	return set_ms(&c->poll_ms, v, 100, 600000,
+	    "poll_interval must be a duration from 100ms to 10m");
+}
+
+static const char *
+set_change_poll(qiao_conf *c, const char *v)
+{
+	return set_ms(&c->change_poll_ms, v, 10, 60000,
+	    "change_poll must be a duration from 10ms to 1m");
+}
+
+static const char *
+set_timeout(qiao_conf *c, const char *v)
+{
+	return set_ms(&c->timeout_ms, v, 1000, 86400000,
+	    "timeout must be a duration from 1s to 1d");
+}
+
+static const char *
+set_batch_bytes(qiao_conf *c, const char *v)
+{
+	if (conf_parse_size(v, &c->batch_bytes) != QIAO_OK ||
+	    c->batch_bytes < (4 << 10) || c->batch_bytes > (16 << 20))
+		return "batch_bytes must be a size from 4K to 16M";
+	return NULL;
+}
+
+static const char *
+set_max_message(qiao_conf *c, const char *v)
+{
+	if (conf_parse_size(v, &c->max_message) != QIAO_OK ||
+	    c->max_message < (256 << 10) || c->max_message > (64 << 20))
+		return "max_message must be a size from 256K to 64M";
+	return NULL;
+}
+
+static const char *
+set_count(uint64_t *out, const char *v, uint64_t lo, uint64_t hi,
+    const char *why)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	if (*v < '0' || *v > '9')
+		return why;
+	n = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n < lo || n > hi)
+		return why;
+	*out = n;
+	return NULL;
+}
+
+static const char *
+set_window(qiao_conf *c, const char *v)
+{
+	return set_count(&c->window, v, 1, 64,
+	    "window must be a number from 1 to 64");
+}
+
+static const char *
+set_max_peers(qiao_conf *c, const char *v)
+{
+	return set_count(&c->max_peers, v, 1, 65536,
+	    "max_peers must be a number from 1 to 65536");
+}
+
+static const char *
+set_compress(qiao_conf *c, const char *v)
+{
+	if (strcmp(v, "yes") == 0)
+		c->compress = true;
+	else if (strcmp(v, "no") == 0)
+		c->compress = false;
+	else
+		return "compress must be yes or no";
+	return NULL;
+}
+
 static const struct directive {
 	const char *section;
 	const char *key;
 	setter set;
+	bool repeat; /* may be given more than once (a list) */
 } directives[] = {
-	{ "node", "dir", set_dir },
-	{ "node", "role", set_role },
-	{ "node", "region", set_region },
-	{ "node", "name", set_name },
-	{ "node", "root", set_root },
-	{ "node", "max_skew", set_skew },
-	{ "node", "mapsize", set_mapsize },
-	{ "node", "durable", set_durable },
-	{ "node", "log_level", set_log_level },
+	{ "node", "dir", set_dir, false },
+	{ "node", "role", set_role, false },
+	{ "node", "region", set_region, false },
+	{ "node", "name", set_name, false },
+	{ "node", "root", set_root, false },
+	{ "node", "max_skew", set_skew, false },
+	{ "node", "mapsize", set_mapsize, false },
+	{ "node", "durable", set_durable, false },
+	{ "node", "log_level", set_log_level, false },
+	{ "net", "listen", set_listen, false },
+	{ "net", "upstream", set_upstream, true },
+	{ "net", "reconnect_min", set_reconnect_min, false },
+	{ "net", "reconnect_max", set_reconnect_max, false },
+	{ "net", "batch_bytes", set_batch_bytes, false },
+	{ "net", "window", set_window, false },
+	{ "net", "poll_interval", set_poll, false },
+	{ "net", "change_poll", set_change_poll, false },
+	{ "net", "max_message", set_max_message, false },
+	{ "net", "timeout", set_timeout, false },
+	{ "net", "max_peers", set_max_peers, false },
+	{ "net", "compress", set_compress, false },
 };
 
 #define NDIRECTIVES (sizeof(directives) / sizeof(directives[0]))
+_Static_assert(NDIRECTIVES <= 32, "seen is a 32-bit mask");
 
 /* Debian's inih calls handlers without a line number; ini_parse_file()
  * returns the line of the first error, and conf_load() prefixes it. */
@@ -255,7 +430,7 @@ handler(void *user, const char *section, const char *key, const char *value)
 		known_section = true;
 		if (strcmp(key, directives[i].key) != 0)
 			continue;
-		if (p->seen & (1u << i))
+		if ((p->seen & (1u << i)) && !directives[i].repeat)
 			return fail(p, "duplicate %s in [%s]", key,
 			    section);
 		p->seen |= 1u << i;
@@ -289,6 +464,20 @@ finish(struct parse *p, int line)
 		snprintf(p->err, p->errlen,
 		    "%s: a %s's region code has %zu digits", p->path,
 		    conf_role_name(c->role), conf_role_region_len(c->role));
+		return QIAO_ECONFIG;
+	}
+	if (c->reconnect_min_ms > c->reconnect_max_ms) {
+		snprintf(p->err, p->errlen, "%s: reconnect_min is longer than "
+					    "reconnect_max",
+		    p->path);
+		return QIAO_ECONFIG;
+	}
+	/* A batch holds at least one whole entry and must fit a message. */
+	if (c->batch_bytes + (72 << 10) > c->max_message) {
+		snprintf(p->err, p->errlen, "%s: max_message must exceed "
+					    "batch_bytes by at least 72K (one "
+					    "entry and framing)",
+		    p->path);
 		return QIAO_ECONFIG;
 	}
 	return QIAO_OK;

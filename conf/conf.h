@@ -20,6 +20,8 @@
 #define QIAO_REGION_MAX 24
 #define QIAO_NAME_MAX 128
 #define QIAO_PATH_MAX 1024
+#define QIAO_URL_MAX 256
+#define QIAO_UPSTREAM_MAX 8
 
 enum qiao_role {
 	QIAO_ROLE_NONE = 0,
@@ -41,7 +43,32 @@ typedef struct qiao_conf {
 	uint64_t mapsize; /* 0: the store's default */
 	bool durable;     /* fsync every commit (false only for simulations) */
 	int log_level;    /* 0 error, 1 warn, 2 info, 3 debug (node/log.h) */
+	/* [net] (node/daemon.h, docs/PROTOCOL.md) */
+	char listen[QIAO_URL_MAX]; /* "" : accept no connections */
+	char upstream[QIAO_UPSTREAM_MAX][QIAO_URL_MAX];
+	size_t nupstream;
+	uint64_t reconnect_min_ms; /* first retry after a failed link */
+	uint64_t reconnect_max_ms; /* backoff doubles up to this */
+	uint64_t batch_bytes;      /* entries per BATCH message, in bytes */
+	uint64_t window;           /* BATCH messages in flight per session */
+	uint64_t poll_ms;          /* how long a listener holds a long-poll */
+	uint64_t change_poll_ms;   /* how often the daemon looks for writes */
+	uint64_t max_message;      /* NNG_OPT_RECVMAXSZ: larger is refused */
+	uint64_t timeout_ms;       /* a link silent this long is dropped */
+	uint64_t max_peers;        /* connections a listener accepts */
+	bool compress;             /* zstd on batches when it pays */
 } qiao_conf;
+
+/* [net] defaults, also used by nodes without a config file. */
+#define QIAO_NET_RECONNECT_MIN_MS 1000
+#define QIAO_NET_RECONNECT_MAX_MS (5 * 60 * 1000)
+#define QIAO_NET_BATCH_BYTES (128 * 1024)
+#define QIAO_NET_WINDOW 8
+#define QIAO_NET_POLL_MS (20 * 1000)
+#define QIAO_NET_CHANGE_POLL_MS 200
+#define QIAO_NET_MAX_MESSAGE (1024 * 1024)
+#define QIAO_NET_TIMEOUT_MS (90 * 1000)
+#define QIAO_NET_MAX_PEERS 1024
 
 /* Fills c with the defaults of every directive. */
 void conf_defaults(qiao_conf *c);

@@ -1,0 +1,163 @@
+/*
+ * nodes — test helpers that build real nodes (store, key, config) in a
+ * scratch directory, enrol them and write entries, for the sync suites.
+ * Included by one test file each; everything is static.
+ */
+#ifndef QIAO_TESTS_NODES_H
+#define QIAO_TESTS_NODES_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "conf/conf.h"
+#include "crdt/body.h"
+#include "crdt/cert.h"
+#include "crdt/types.h"
+#include "node/keys.h"
+#include "node/node.h"
+#include "node/store.h"
+#include "node/sync.h"
+
+/* Creates a node in dir (made here): a key, a store of 64M without fsync.
+ * root may be NULL (the node anchors on itself). */
+static node *
+tn_make(const char *dir, enum qiao_role role, const char *region,
+    const uint8_t *root)
+{
+	node_keys *k = NULL;
+	qiao_conf c;
+	node *n = NULL;
+	char err[256];
+
+	if (mkdir(dir, 0700) != 0 || node_keys_create(&k, dir) != QIAO_OK)
+		return NULL;
+	node_keys_free(k);
+	conf_defaults(&c);
+	snprintf(c.dir, sizeof(c.dir), "%s", dir);
+	c.role = role;
+	snprintf(c.region, sizeof(c.region), "%s", region);
+	snprintf(c.name, sizeof(c.name), "%s %s", conf_role_name(role),
+	    region);
+	if (root != NULL) {
+		c.has_root = true;
+		memcpy(c.root, root, QIAO_KEY_LEN);
+	}
+	c.mapsize = 64 << 20;
+	c.durable = false;
+	if (node_open(&n, dir, &(node_opts) { .create = true, .conf = &c },
+		err, sizeof(err)) != QIAO_OK) {
+		fprintf(stderr, "tn_make: %s\n", err);
+		return NULL;
+	}
+	return n;
+}
+
+/* issuer enrols subject with role and region. */
+static int
+tn_enrol(node *issuer, const node *subject, enum qiao_role role,
+    const char *region)
+{
+	crdt_cert c;
+	uint8_t *body;
+	size_t len;
+	const char *why = NULL;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	memcpy(c.subject, node_self(subject), QIAO_KEY_LEN);
+	snprintf(c.role, sizeof(c.role), "%s", conf_role_name(role));
+	snprintf(c.region, sizeof(c.region), "%s", region);
+	snprintf(c.name, sizeof(c.name), "station %s", region);
+	if ((rc = crdt_cert_encode(&c, &body, &len)) != QIAO_OK)
+		return rc;
+	rc = node_append(issuer, QIAO_T_ENROL, body, len, NULL, &why);
+	free(body);
+	if (rc != QIAO_OK)
+		fprintf(stderr, "tn_enrol: %s %s\n", qiao_errname(rc),
+		    why ? why : "");
+	return rc;
+}
+
+/* Appends count notes of about `size` bytes. */
+static int
+tn_notes(node *n, int count, size_t size)
+{
+	/* About 40 Chinese characters (3 bytes each) is a case note. */
+	static const char *zh = "村民反映邻里纠纷调解矛盾化解网格走访回访";
+	char text[2048];
+	int rc;
+
+	if (size >= sizeof(text))
+		size = sizeof(text) - 1;
+	for (int i = 0; i < count; i++) {
+		crdt_body b;
+		uint8_t *body;
+		size_t len, off;
+
+		off = (size_t)snprintf(text, sizeof(text), "%d ", i);
+		while (off + 3 <= size) {
+			const char *c = zh + 3 * ((off + (size_t)i) % 20);
+
+			memcpy(text + off, c, 3);
+			off += 3;
+		}
+		text[off] = '\0';
+		crdt_body_init(&b);
+		crdt_body_cstr(&b, "text", text);
+		rc = crdt_body_finish(&b, &body, &len);
+		crdt_body_fini(&b);
+		if (rc != QIAO_OK)
+			return rc;
+		rc = node_append(n, QIAO_T_NOTE, body, len, NULL, NULL);
+		free(body);
+		if (rc != QIAO_OK)
+			return rc;
+	}
+	return QIAO_OK;
+}
+
+static uint64_t
+tn_tick(node *n)
+{
+	node_txn *txn;
+	uint64_t t = 0;
+
+	if (node_store_txn_begin(node_get_store(n), false, &txn) == QIAO_OK) {
+		if (node_store_tick(txn, &t) != QIAO_OK)
+			t = 0;
+		node_store_txn_abort(txn);
+	}
+	return t;
+}
+
+static uint64_t
+tn_seq(node *n, const uint8_t *author)
+{
+	node_txn *txn;
+	node_head h;
+	uint64_t seq = 0;
+
+	if (node_store_txn_begin(node_get_store(n), false, &txn) == QIAO_OK) {
+		if (node_store_head_get(txn, author, &h) == QIAO_OK)
+			seq = h.seq;
+		node_store_txn_abort(txn);
+	}
+	return seq;
+}
+
+/* Equal digests of region's scope on both nodes. */
+static bool
+tn_same_scope(node *a, node *b, const char *region)
+{
+	uint8_t da[QIAO_HASH_LEN], db[QIAO_HASH_LEN];
+	uint64_t na = 0, nb = 0;
+
+	if (node_sync_scope_digest(a, region, da, NULL, &na) != QIAO_OK ||
+	    node_sync_scope_digest(b, region, db, NULL, &nb) != QIAO_OK)
+		return false;
+	return na == nb && memcmp(da, db, QIAO_HASH_LEN) == 0;
+}
+
+#endif
