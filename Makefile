@@ -79,7 +79,7 @@ $(BUILD)/san/%.o: %.c
 	@echo "  CC san  $<"
 	@$(CC) $(CSTD) $(WARN) $(INCS) $(TEST_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/san/tests/%: tests/%.c tests/check.h tests/nodes.h $(BUILD)/san/libqiao.a
+$(BUILD)/san/tests/%: tests/%.c tests/check.h tests/nodes.h tests/sim.h $(BUILD)/san/libqiao.a
 	@mkdir -p $(@D)
 	@echo "  LD san  $@"
 	@$(CC) $(CSTD) $(WARN) $(INCS) $(TEST_CFLAGS) -o $@ $< \

@@ -37,6 +37,7 @@ struct node_daemon {
 	size_t nups;
 	uint64_t tick;
 	uint64_t next_poll;
+	uint64_t events;
 };
 
 static uint64_t
@@ -427,6 +428,7 @@ node_daemon_step(node_daemon *d, int timeout_ms)
 		free(ev.msg);
 		handled++;
 	}
+	d->events += (uint64_t)handled;
 	now = mono_ms();
 	if (now >= d->next_poll) {
 		poll_store(d);
@@ -458,6 +460,12 @@ node_daemon_upstream_state(const node_daemon *d, size_t i,
 	out->stored = d->ups[i].stored;
 	out->entries_out = d->ups[i].entries_out;
 	snprintf(out->why, sizeof(out->why), "%s", d->ups[i].why);
+}
+
+uint64_t
+node_daemon_events(const node_daemon *d)
+{
+	return d->events;
 }
 
 size_t

@@ -59,6 +59,9 @@ typedef struct node_daemon_upstream {
 void node_daemon_upstream_state(const node_daemon *d, size_t index,
     node_daemon_upstream *out);
 
+/* Network events handled so far (a simulation sleeps when none came). */
+uint64_t node_daemon_events(const node_daemon *d);
+
 /* Sessions open now (accepted and dialed). */
 size_t node_daemon_sessions(const node_daemon *d);
 

@@ -20,33 +20,21 @@
 #include "node/store.h"
 #include "node/sync.h"
 
-/* Creates a node in dir (made here): a key, a store of 64M without fsync.
- * root may be NULL (the node anchors on itself). */
-static node *
-tn_make(const char *dir, enum qiao_role role, const char *region,
-    const uint8_t *root)
+/* Not every suite uses every helper. */
+#define TN_UNUSED __attribute__((unused))
+
+/* Creates a node in dir (made here) with a fresh key and config c. */
+static TN_UNUSED node *
+tn_make_conf(const char *dir, const qiao_conf *c)
 {
 	node_keys *k = NULL;
-	qiao_conf c;
 	node *n = NULL;
 	char err[256];
 
 	if (mkdir(dir, 0700) != 0 || node_keys_create(&k, dir) != QIAO_OK)
 		return NULL;
 	node_keys_free(k);
-	conf_defaults(&c);
-	snprintf(c.dir, sizeof(c.dir), "%s", dir);
-	c.role = role;
-	snprintf(c.region, sizeof(c.region), "%s", region);
-	snprintf(c.name, sizeof(c.name), "%s %s", conf_role_name(role),
-	    region);
-	if (root != NULL) {
-		c.has_root = true;
-		memcpy(c.root, root, QIAO_KEY_LEN);
-	}
-	c.mapsize = 64 << 20;
-	c.durable = false;
-	if (node_open(&n, dir, &(node_opts) { .create = true, .conf = &c },
+	if (node_open(&n, dir, &(node_opts) { .create = true, .conf = c },
 		err, sizeof(err)) != QIAO_OK) {
 		fprintf(stderr, "tn_make: %s\n", err);
 		return NULL;
@@ -54,8 +42,39 @@ tn_make(const char *dir, enum qiao_role role, const char *region,
 	return n;
 }
 
+/* A config for a test node: a store of 64M without fsync. root may be
+ * NULL (the node anchors on itself). */
+static TN_UNUSED void
+tn_conf(qiao_conf *c, const char *dir, enum qiao_role role,
+    const char *region, const uint8_t *root)
+{
+	conf_defaults(c);
+	snprintf(c->dir, sizeof(c->dir), "%s", dir);
+	c->role = role;
+	snprintf(c->region, sizeof(c->region), "%s", region);
+	snprintf(c->name, sizeof(c->name), "%s %s", conf_role_name(role),
+	    region);
+	if (root != NULL) {
+		c->has_root = true;
+		memcpy(c->root, root, QIAO_KEY_LEN);
+	}
+	c->mapsize = 64 << 20;
+	c->durable = false;
+}
+
+/* A node with tn_conf's config. */
+static TN_UNUSED node *
+tn_make(const char *dir, enum qiao_role role, const char *region,
+    const uint8_t *root)
+{
+	qiao_conf c;
+
+	tn_conf(&c, dir, role, region, root);
+	return tn_make_conf(dir, &c);
+}
+
 /* issuer enrols subject with role and region. */
-static int
+static TN_UNUSED int
 tn_enrol(node *issuer, const node *subject, enum qiao_role role,
     const char *region)
 {
@@ -81,7 +100,7 @@ tn_enrol(node *issuer, const node *subject, enum qiao_role role,
 }
 
 /* Appends count notes of about `size` bytes. */
-static int
+static TN_UNUSED int
 tn_notes(node *n, int count, size_t size)
 {
 	/* About 40 Chinese characters (3 bytes each) is a case note. */
@@ -118,7 +137,7 @@ tn_notes(node *n, int count, size_t size)
 	return QIAO_OK;
 }
 
-static uint64_t
+static TN_UNUSED uint64_t
 tn_tick(node *n)
 {
 	node_txn *txn;
@@ -132,7 +151,7 @@ tn_tick(node *n)
 	return t;
 }
 
-static uint64_t
+static TN_UNUSED uint64_t
 tn_seq(node *n, const uint8_t *author)
 {
 	node_txn *txn;
@@ -148,7 +167,7 @@ tn_seq(node *n, const uint8_t *author)
 }
 
 /* Equal digests of region's scope on both nodes. */
-static bool
+static TN_UNUSED bool
 tn_same_scope(node *a, node *b, const char *region)
 {
 	uint8_t da[QIAO_HASH_LEN], db[QIAO_HASH_LEN];
