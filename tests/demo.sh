@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# make demo: a district, a town and two villages on loopback. Village 1's
+# link is down while its grid worker records cases; the link comes back
+# and the district sees them: the case list, the counts, equal digests.
+# Everything it starts is stopped at the end (also on Ctrl-C or error).
+#
+# Cases are recorded as notes for now. SWAP marks the lines that become
+# `qiao case open`, `qiao case list`, `qiao stats` and `qiao digest` once
+# the record commands exist.
+set -u
+: "${QIAO:=$(dirname "$0")/../build/qiao}"
+W=$(mktemp -d "${TMPDIR:-/tmp}/qiao-demo-XXXXXX")
+BASE=$((25000 + ($$ % 1500) * 3))
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]:-}"; do
+		[ -n "$p" ] && kill -TERM "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*" | sed "s|$W/||g; s|$QIAO|qiao|"; "$@"; }
+die() { echo "demo: $*" >&2; exit 1; }
+
+init() { # name role region name [root]
+	"$QIAO" init --dir "$W/$1" --role "$2" --region "$3" --name "$4" \
+		${5:+--root "$5"} 2>/dev/null || die "init $1"
+}
+start() { # name
+	"$QIAO" node run --dir "$W/$1" 2>>"$W/$1.log" &
+	PIDS+=($!)
+	eval "PID_$1=$!"
+}
+digest() { # node scope  (SWAP: qiao digest --dir ... --scope ...)
+	"$QIAO" heads --dir "$W/$1" --scope "$2" | tail -n 1 | cut -d' ' -f2
+}
+wait_equal() { # scope node node... ; bounded
+	local i want ok n
+	for i in $(seq 1 100); do
+		want=$(digest "$2" "$1") ok=1
+		for n in "${@:3}"; do
+			[ "$(digest "$n" "$1")" = "$want" ] || ok=0
+		done
+		[ $ok = 1 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+say "A district, a town, two villages (keys, enrolments)"
+D=$(init d district 500116 "区综治中心") || exit 1
+T=$(init t town 500116001 "城南街道" "$D") || exit 1
+V1=$(init v1 village 500116001001 "东村" "$D") || exit 1
+V2=$(init v2 village 500116001002 "西村" "$D") || exit 1
+run "$QIAO" enroll --dir "$W/d" --pubkey "$T" --role town \
+	--region 500116001 --name "城南街道" || die enroll
+run "$QIAO" enroll --dir "$W/t" --pubkey "$V1" --role village \
+	--region 500116001001 --name "东村" || die enroll
+run "$QIAO" enroll --dir "$W/t" --pubkey "$V2" --role village \
+	--region 500116001002 --name "西村" || die enroll
+printf '[net]\nlisten = tcp://127.0.0.1:%s\nchange_poll = 100ms\n' \
+	"$BASE" >>"$W/d/qiao.conf"
+printf '[net]\nlisten = tcp://127.0.0.1:%s\nupstream = tcp://127.0.0.1:%s\nchange_poll = 100ms\nreconnect_max = 2s\n' \
+	$((BASE + 1)) "$BASE" >>"$W/t/qiao.conf"
+for v in v1 v2; do
+	printf '[net]\nupstream = tcp://127.0.0.1:%s\nchange_poll = 100ms\nreconnect_max = 2s\n' \
+		$((BASE + 1)) >>"$W/$v/qiao.conf"
+done
+
+say "The district, the town and village 2 run; village 1's link is down"
+start d
+start t
+start v2
+wait_equal 500116001 t d || die "the town did not reach the district"
+echo "district, town and village 2 are up and in sync"
+
+say "Village 1 records cases while offline"
+# SWAP: qiao case open --dir v1 --grid ... --kind 邻里纠纷 --summary ...
+for c in "张家与李家因宅基地边界发生争执，网格员上门了解情况" \
+	"村民反映楼上漏水影响楼下住户，双方协商未果请求调解" \
+	"两户因共用水渠灌溉时间产生矛盾，申请村调委会调处"; do
+	run "$QIAO" log append --dir "$W/v1" --type note --text "$c" ||
+		die "record"
+done
+echo "the district holds $("$QIAO" heads --dir "$W/d" --json |
+	grep -c "\"$V1\"") entries of village 1 so far"
+
+say "Village 1's link is restored"
+start v1
+wait_equal 500116001001 v1 t d || die "village 1 did not converge"
+echo "village 1, the town and the district agree on village 1's scope"
+
+say "The district sees village 1's cases"
+# SWAP: qiao case list --dir d --region 500116001001
+run "$QIAO" log show --dir "$W/d" --author "$V1"
+say "Counts at the district"
+# SWAP: qiao stats --dir d --region 500116001
+run "$QIAO" heads --dir "$W/d" --scope 500116001
+say "Equal digests for shared scopes"
+for n in v1 t d; do
+	printf '%-3s scope 500116001001  %s\n' "$n" "$(digest $n 500116001001)"
+done
+for n in v2 t d; do
+	printf '%-3s scope 500116001002  %s\n' "$n" "$(digest $n 500116001002)"
+done
+for n in t d; do
+	printf '%-3s scope 500116001     %s\n' "$n" "$(digest $n 500116001)"
+done
+say "The district's view of its peers"
+run "$QIAO" status --dir "$W/d"
+
+say "Stopping everything the demo started"
+for p in "${PIDS[@]}"; do
+	kill -TERM "$p" 2>/dev/null
+done
+wait
+PIDS=()
+echo "done"
