@@ -26,7 +26,7 @@ struct sim {
 	struct sim_node *v;
 	size_t count;
 	int towns;
-	char base[200];
+	char base[300];
 	char tag[48];
 };
 
@@ -64,14 +64,14 @@ sim_build(struct sim *s, const char *base, int towns, int villages)
 	memset(s, 0, sizeof(*s));
 	s->towns = towns;
 	s->count = 1 + (size_t)towns + (size_t)villages;
-	snprintf(s->base, sizeof(s->base), "%s", base);
+	snprintf(s->base, sizeof(s->base), "%.299s", base);
 	snprintf(s->tag, sizeof(s->tag), "sim%ld-%llu", (long)getpid(),
 	    (unsigned long long)sim_ms());
 	if ((s->v = calloc(s->count, sizeof(*s->v))) == NULL)
 		return QIAO_ENOMEM;
 	for (size_t i = 0; i < s->count; i++) {
 		struct sim_node *x = &s->v[i];
-		char dir[300], url[96];
+		char dir[340], url[96];
 		qiao_conf c;
 
 		if (i == 0) {
@@ -85,14 +85,16 @@ sim_build(struct sim *s, const char *base, int towns, int villages)
 			    (unsigned)(i % 1000));
 		} else {
 			size_t t = 1 + (i - 1 - (size_t)towns) % (size_t)towns;
+			char town[QIAO_REGION_MAX];
 
 			x->role = QIAO_ROLE_VILLAGE;
 			x->parent = (int)t;
-			snprintf(x->region, sizeof(x->region), "%.9s%03u",
-			    s->v[t].region, (unsigned)((1 + (i - 1 -
-				(size_t)towns) / (size_t)towns) % 1000));
+			memcpy(town, s->v[t].region, sizeof(town));
+			snprintf(x->region, sizeof(x->region), "%.9s%03u", town,
+			    (unsigned)((1 + (i - 1 - (size_t)towns) /
+				(size_t)towns) % 1000));
 		}
-		snprintf(dir, sizeof(dir), "%s/n%zu", base, i);
+		snprintf(dir, sizeof(dir), "%.300s/n%zu", base, i);
 		tn_conf(&c, dir, x->role, x->region,
 		    i == 0 ? NULL : node_self(s->v[0].n));
 		if (x->role != QIAO_ROLE_VILLAGE)
