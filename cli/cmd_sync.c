@@ -136,7 +136,6 @@ cmd_sync(int argc, char **argv)
 		node_close(n);
 		return cli_fail(cmd, "%s has no station key", dir);
 	}
-	node_log_set_level(NODE_LOG_WARN);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);

@@ -246,7 +246,7 @@ set_listen(qiao_conf *c, const char *v)
 	const char *why = url_check(v);
 
 	if (why == NULL)
-		strcpy(c->listen, v);
+		snprintf(c->listen, sizeof(c->listen), "%s", v);
 	return why;
 }
 
@@ -262,7 +262,8 @@ set_upstream(qiao_conf *c, const char *v)
 	for (size_t i = 0; i < c->nupstream; i++)
 		if (strcmp(c->upstream[i], v) == 0)
 			return "this upstream is already listed";
-	strcpy(c->upstream[c->nupstream++], v);
+	snprintf(c->upstream[c->nupstream], sizeof(c->upstream[0]), "%s", v);
+	c->nupstream++;
 	return NULL;
 }
 

@@ -891,6 +891,27 @@ purge_comps(node_net *net, const void *p, size_t size)
 	pthread_mutex_unlock(&net->mu);
 }
 
+/*
+ * Stops an aio whose completion will never be processed (its socket is
+ * closing) and frees the message it still owns: one that failed to send,
+ * or one it received.
+ */
+static void
+aio_drain(nng_aio *aio, enum ctx_state state)
+{
+	nng_msg *m;
+
+	nng_aio_stop(aio); /* waits for a callback in progress */
+	m = nng_aio_get_msg(aio);
+	if (m == NULL)
+		return;
+	if ((state == CS_SEND && nng_aio_result(aio) != 0) ||
+	    (state == CS_RECV && nng_aio_result(aio) == 0)) {
+		nng_aio_set_msg(aio, NULL);
+		nng_msg_free(m);
+	}
+}
+
 /* Closes the link's socket; it is dialed anew after a backoff. */
 static void
 up_close(node_net *net, struct up *u, const char *why, bool tell)
@@ -904,7 +925,7 @@ up_close(node_net *net, struct up *u, const char *why, bool tell)
 		struct dctx *d = &u->slots[i];
 
 		if (d->aio != NULL) {
-			/* waits for a callback in progress */
+			aio_drain(d->aio, d->state);
 			nng_aio_free(d->aio);
 			d->aio = NULL;
 		}
@@ -1015,6 +1036,7 @@ node_net_close(node_net *net)
 	if (net->rep_open)
 		nng_close(net->rep);
 	for (size_t i = 0; i < net->npool; i++) {
+		aio_drain(net->pool[i]->aio, net->pool[i]->state);
 		nng_aio_free(net->pool[i]->aio);
 		free(net->pool[i]);
 	}
