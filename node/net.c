@@ -49,6 +49,7 @@ struct dctx {
 	nng_aio *aio;
 	enum ctx_state state; /* CS_SEND then CS_RECV */
 	bool poll;
+	bool open;   /* ctx open */
 	uint64_t gen;
 };
 
@@ -847,8 +848,12 @@ up_open(node_net *net, struct up *u)
 
 		d->up = u;
 		d->state = CS_IDLE;
-		if ((rv = nng_ctx_open(&d->ctx, u->sock)) != 0 ||
-		    (rv = nng_aio_alloc(&d->aio, dctx_cb, d)) != 0) {
+		if ((rv = nng_ctx_open(&d->ctx, u->sock)) != 0) {
+			rc = xlate(rv, "context", u->url);
+			goto fail;
+		}
+		d->open = true;
+		if ((rv = nng_aio_alloc(&d->aio, dctx_cb, d)) != 0) {
 			d->aio = NULL;
 			rc = xlate(rv, "context", u->url);
 			goto fail;
@@ -918,6 +923,17 @@ up_close(node_net *net, struct up *u, const char *why, bool tell)
 {
 	if (tell && u->state == UP_UP)
 		event_down(net, u->l.id, u->index, why ? why : "closed");
+	/* Operations first, then contexts, then the socket: nng 1.5.2 can
+	 * wait forever in nng_close for a context still in use. */
+	for (size_t i = 0; i < u->nslots; i++) {
+		struct dctx *d = &u->slots[i];
+
+		if (d->aio != NULL)
+			aio_drain(d->aio, d->state);
+		if (d->open)
+			nng_ctx_close(d->ctx);
+		d->open = false;
+	}
 	if (u->sock_open)
 		nng_close(u->sock);
 	u->sock_open = false;
@@ -925,7 +941,6 @@ up_close(node_net *net, struct up *u, const char *why, bool tell)
 		struct dctx *d = &u->slots[i];
 
 		if (d->aio != NULL) {
-			aio_drain(d->aio, d->state);
 			nng_aio_free(d->aio);
 			d->aio = NULL;
 		}
@@ -1033,10 +1048,13 @@ node_net_close(node_net *net)
 		free(net->ups[i]);
 	}
 	free(net->ups);
+	for (size_t i = 0; i < net->npool; i++) {
+		aio_drain(net->pool[i]->aio, net->pool[i]->state);
+		nng_ctx_close(net->pool[i]->ctx);
+	}
 	if (net->rep_open)
 		nng_close(net->rep);
 	for (size_t i = 0; i < net->npool; i++) {
-		aio_drain(net->pool[i]->aio, net->pool[i]->state);
 		nng_aio_free(net->pool[i]->aio);
 		free(net->pool[i]);
 	}

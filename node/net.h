@@ -3,7 +3,7 @@
  * nng. It knows nothing of sync: it hands whole messages up, in order, per
  * connection, and takes whole messages down.
  *
- * Why REQ/REP with contexts (docs/PROTOCOL.md, "Transport"): stations sit
+ * Why REQ/REP with contexts (docs/PROTOCOL.md, "Transport (nng)"): stations sit
  * behind NAT and dial; a town serves hundreds of villages on one listening
  * socket, so the listener must be a many-peer socket that never drops a
  * message (pair1 polyamorous drops when a pipe's queue is full). A dialer

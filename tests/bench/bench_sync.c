@@ -328,6 +328,7 @@ main(int argc, char **argv)
 		return 2;
 	if (sodium_init() < 0)
 		return 1;
+	setvbuf(stdout, NULL, _IOLBF, 0); /* figures as they come */
 	node_log_set_level(NODE_LOG_ERR);
 	snprintf(base, sizeof(base), "%.200s/sync-XXXXXX", argv[1]);
 	if (mkdtemp(base) == NULL)
