@@ -458,6 +458,8 @@ held_prev(node_txn *txn, const uint8_t *author, uint64_t seq, uint8_t *out,
 	int rc;
 
 	*found = false;
+	if (txn == NULL)
+		return QIAO_OK; /* no store to look in: a gap */
 	rc = node_store_head_get(txn, author, &h);
 	if (rc == QIAO_ENOTFOUND)
 		return QIAO_OK;

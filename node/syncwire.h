@@ -170,7 +170,7 @@ typedef struct node_syncwire_items {
 
 /*
  * Decodes a BATCH payload (codec from the message) into items, looking up
- * in txn the prev of runs that leave it out. The payload may decompress to
+ * in txn the prev of runs that leave it out (txn NULL: such runs are gaps). The payload may decompress to
  * at most max_plain bytes. QIAO_EMALFORMED / QIAO_ETOOBIG with *why;
  * QIAO_ENOMEM; QIAO_ESTORE.
  */
