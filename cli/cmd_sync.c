@@ -150,7 +150,7 @@ cmd_sync(int argc, char **argv)
 	deadline = mono_ms() + timeout;
 	memset(&up, 0, sizeof(up));
 	while (!interrupted && mono_ms() < deadline) {
-		if ((rc = node_daemon_step(d, 50)) != QIAO_OK)
+		if (node_daemon_step(d, 50) != QIAO_OK)
 			break;
 		node_daemon_upstream_state(d, 0, &up);
 		if (up.blocked)

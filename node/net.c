@@ -609,7 +609,8 @@ rctx_new(node_net *net, struct rctx **out)
 		free(r);
 		return xlate(rv, "listener context", NULL);
 	}
-	if ((v = realloc(net->pool, (net->npool + 1) * sizeof(*v))) == NULL) {
+	if ((v = realloc(net->pool, (net->npool + 1) * sizeof(struct rctx *))) ==
+	    NULL) {
 		nng_ctx_close(r->ctx);
 		nng_aio_free(r->aio);
 		free(r);
@@ -641,9 +642,9 @@ pool_fill(node_net *net)
 		if (net->pool[i]->state == CS_IDLE)
 			rctx_recv(net->pool[i]);
 	while (net->nrecv < POOL_MIN && net->npool < cap) {
-		struct rctx *r;
+		struct rctx *r = NULL;
 
-		if (rctx_new(net, &r) != QIAO_OK)
+		if (rctx_new(net, &r) != QIAO_OK || r == NULL)
 			return;
 		rctx_recv(r);
 	}
@@ -1106,13 +1107,14 @@ node_net_dial(node_net *net, const char *url, int *index)
 		free(u);
 		return QIAO_EINVAL;
 	}
-	strcpy(u->url, url);
+	snprintf(u->url, sizeof(u->url), "%s", url);
 	u->net = net;
 	u->index = (int)net->nups;
 	u->nslots = 2 * (size_t)net->o.window;
 	u->slots = calloc(u->nslots, sizeof(*u->slots));
 	if (u->slots == NULL ||
-	    (v = realloc(net->ups, (net->nups + 1) * sizeof(*v))) == NULL) {
+	    (v = realloc(net->ups, (net->nups + 1) * sizeof(struct up *))) ==
+		NULL) {
 		free(u->slots);
 		free(u);
 		return QIAO_ENOMEM;

@@ -51,15 +51,9 @@ struct msgbuf {
 
 struct node_sync {
 	node *n;
-	bool initiator;
 	uint64_t batch_bytes, window, max_message;
-	int zstd_level;
-	bool has_expect;
 	uint8_t expect[QIAO_KEY_LEN];
-
-	bool hello_sent, hello_got;
 	uint64_t peer_window, peer_max;
-	bool peer_zstd;
 	uint64_t peer_since; /* the peer holds our log up to this tick */
 
 	/* authors: open addressing on the key */
@@ -69,10 +63,8 @@ struct node_sync {
 	/* outgoing messages (FIFO) */
 	struct msgbuf *out;
 	size_t out_head, out_n, out_cap;
-	bool ack_due;
 
 	/* our side: announcing and serving */
-	bool heads_sent;   /* the first HEADS went out */
 	uint64_t scanned;  /* our tick scanned for changes */
 	uint64_t announced;/* upto of the last HEADS we sent */
 	struct announced *ann;
@@ -84,23 +76,29 @@ struct node_sync {
 
 	/* their side: receiving */
 	uint64_t recv_since; /* stored per peer; advanced when a round ends */
-	bool round_open, heads_partial;
 	uint64_t round_upto;
 	uint64_t wants_out, wants_done;
 	struct retry *retry;
 	size_t nretry, capretry;
-	unsigned retry_rounds;
 	uint64_t stored_at_retry;
 	uint64_t tick_at_retry;
 	uint64_t peer_synced;
-	bool peer_synced_any;
 
 	node_sync_info info;
 	uint64_t now;
-	bool dirty_peer;
 	char err[QIAO_SYNC_REASON_MAX];
+	int zstd_level;
+	unsigned retry_rounds;
+	bool initiator;
+	bool has_expect;
+	bool hello_sent;
+	bool peer_zstd;
+	bool ack_due;
+	bool heads_sent;   /* the first HEADS went out */
+	bool round_open, heads_partial;
+	bool peer_synced_any;
+	bool dirty_peer;
 };
-
 /* authors */
 
 static size_t

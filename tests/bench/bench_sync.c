@@ -1,7 +1,7 @@
 /*
  * Sync benchmarks, measured in one run (figures as "name: value"):
  *
- *   verify_per_s                raw Ed25519 verifications per second, one
+ *   sync_verify_per_s           raw Ed25519 verifications per second, one
  *                               core: the ceiling of ingest
  *   sync_full_entries           entries in the full sync below
  *   sync_full_entries_per_s     full sync of 300,000 entries (10 authors)
@@ -365,7 +365,7 @@ main(int argc, char **argv)
 			die("server", rc);
 	}
 	vps = verify_rate();
-	printf("verify_per_s: %.0f\n", vps);
+	printf("sync_verify_per_s: %.0f\n", vps);
 	pthread_create(&th, NULL, serve, &srv);
 	dst = make_node("dst", QIAO_ROLE_DISTRICT, "500116", node_self(src),
 	    NULL, NULL);
