@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
 # make demo: a district, a town and two villages on loopback. Village 1's
 # link is down while its grid worker records cases; the link comes back
-# and the district sees them: the case list, the counts, equal digests.
-# Everything it starts is stopped at the end (also on Ctrl-C or error).
-#
-# Cases are recorded as notes for now. SWAP marks the lines that become
-# `qiao case open`, `qiao case list`, `qiao stats` and `qiao digest` once
-# the record commands exist.
+# and the district sees them: the case list, the statistics, equal digests
+# (of the record state, `qiao digest`, and of the entries held, `qiao
+# heads`). Everything it starts is stopped at the end (also on Ctrl-C or
+# error).
 set -u
 : "${QIAO:=$(dirname "$0")/../build/qiao}"
 W=$(mktemp -d "${TMPDIR:-/tmp}/qiao-demo-XXXXXX")
@@ -36,8 +34,11 @@ start() { # name
 	PIDS+=($!)
 	eval "PID_$1=$!"
 }
-digest() { # node scope  (SWAP: qiao digest --dir ... --scope ...)
+digest() { # node scope: the entries held for that scope
 	"$QIAO" heads --dir "$W/$1" --scope "$2" | tail -n 1 | cut -d' ' -f2
+}
+state() { # node scope: the record state under that region
+	"$QIAO" digest --dir "$W/$1" --under "$2"
 }
 wait_equal() { # scope node node... ; bounded
 	local i want ok n
@@ -77,39 +78,56 @@ start d
 start t
 start v2
 wait_equal 500116001 t d || die "the town did not reach the district"
+wait_equal 500116001002 v2 t d || die "village 2 did not reach its town"
 echo "district, town and village 2 are up and in sync"
 
 say "Village 1 records cases while offline"
-# SWAP: qiao case open --dir v1 --grid ... --kind 邻里纠纷 --summary ...
-for c in "张家与李家因宅基地边界发生争执，网格员上门了解情况" \
-	"村民反映楼上漏水影响楼下住户，双方协商未果请求调解" \
-	"两户因共用水渠灌溉时间产生矛盾，申请村调委会调处"; do
-	run "$QIAO" log append --dir "$W/v1" --type note --text "$c" ||
-		die "record"
-done
-echo "the district holds $("$QIAO" heads --dir "$W/d" --json |
-	grep -c "\"$V1\"") entries of village 1 so far"
+run "$QIAO" grid add --dir "$W/v1" --code 500116001001001 --kind grid \
+	--name "第一网格" >/dev/null || die "grid"
+G=500116001001001
+run "$QIAO" case open --dir "$W/v1" --grid $G --category 邻里纠纷 \
+	--title "宅基地边界争执" \
+	--description "张家与李家因宅基地边界发生争执，网格员上门了解情况" ||
+	die "case"
+run "$QIAO" case open --dir "$W/v1" --grid $G --category 邻里纠纷 \
+	--title "楼上漏水" \
+	--description "村民反映楼上漏水影响楼下住户，双方协商未果请求调解" ||
+	die "case"
+C3=$("$QIAO" case open --dir "$W/v1" --grid $G --category 农村土地 \
+	--title "灌溉用水" \
+	--description "两户因共用水渠灌溉时间产生矛盾，申请村调委会调处") ||
+	die "case"
+run "$QIAO" case accept "$C3" --dir "$W/v1" >/dev/null || die "accept"
+run "$QIAO" case resolve "$C3" --dir "$W/v1" --level village \
+	--result "调委会调解，双方约定轮流灌溉" || die "resolve"
+run "$QIAO" case list --dir "$W/v1"
+echo "cases the district sees of village 1 so far:" \
+	"$("$QIAO" case list --dir "$W/d" --under 500116001001 --json |
+		grep -c '"id"')"
 
 say "Village 1's link is restored"
 start v1
 wait_equal 500116001001 v1 t d || die "village 1 did not converge"
+[ "$(state v1 500116001001)" = "$(state d 500116001001)" ] ||
+	die "the district's record state differs from village 1's"
 echo "village 1, the town and the district agree on village 1's scope"
 
 say "The district sees village 1's cases"
-# SWAP: qiao case list --dir d --region 500116001001
-run "$QIAO" log show --dir "$W/d" --author "$V1"
-say "Counts at the district"
-# SWAP: qiao stats --dir d --region 500116001
-run "$QIAO" heads --dir "$W/d" --scope 500116001
+run "$QIAO" case list --dir "$W/d" --under 500116001001
+say "The town's statistics, at the district"
+run "$QIAO" stats --dir "$W/d" --under 500116001
 say "Equal digests for shared scopes"
 for n in v1 t d; do
-	printf '%-3s scope 500116001001  %s\n' "$n" "$(digest $n 500116001001)"
+	printf '%-3s records 500116001001  %s\n' "$n" "$(state $n 500116001001)"
+done
+for n in v1 t d; do
+	printf '%-3s entries 500116001001  %s\n' "$n" "$(digest $n 500116001001)"
 done
 for n in v2 t d; do
-	printf '%-3s scope 500116001002  %s\n' "$n" "$(digest $n 500116001002)"
+	printf '%-3s entries 500116001002  %s\n' "$n" "$(digest $n 500116001002)"
 done
 for n in t d; do
-	printf '%-3s scope 500116001     %s\n' "$n" "$(digest $n 500116001)"
+	printf '%-3s entries 500116001     %s\n' "$n" "$(digest $n 500116001)"
 done
 say "The district's view of its peers"
 run "$QIAO" status --dir "$W/d"
