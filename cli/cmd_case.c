@@ -210,7 +210,7 @@ case_open(const char *cmd, int argc, char **argv)
 	node_trust_id me;
 	crdt_entry e;
 	crdt_body b;
-	rec r;
+	rec r = { 0 };
 	int rc;
 
 	if ((rc = parse(cmd, argc, argv, &o, "gctpmrDs")) != CLI_OK)
@@ -729,7 +729,7 @@ on_summary(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
 	crdt_rec_summary s;
 	char id[REC_ID_SHOW + 1], title[QIAO_LINE_MAX + 1], cat[QIAO_LINE_MAX +
 	    1], cust[QIAO_CODE_MAX], st[32], when[32], flags[3] = "";
-	rec r;
+	rec r = { 0 };
 	int rc;
 
 	if (crdt_rec_summary_decode(&s, val, len) != QIAO_OK)
@@ -774,10 +774,9 @@ on_summary(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
 	snprintf(st, sizeof(st), "%s", crdt_case_status_name(s.status));
 	cli_time(when, sizeof(when), s.time_ms);
 	when[16] = '\0';
-	if (s.flags & CRDT_SUM_CONFLICT)
-		strcat(flags, "C");
-	if (s.flags & CRDT_SUM_REVIEW)
-		strcat(flags, "R");
+	snprintf(flags, sizeof(flags), "%s%s",
+	    (s.flags & CRDT_SUM_CONFLICT) ? "C" : "",
+	    (s.flags & CRDT_SUM_REVIEW) ? "R" : "");
 	if (l->o->json) {
 		json_t *j = json_object();
 		char iso[40];

@@ -187,7 +187,7 @@ grid_add(const char *cmd, int argc, char **argv)
 	crdt_body b;
 	size_t klen, nd = 0;
 	bool exists;
-	rec r;
+	rec r = { 0 };
 	int rc;
 
 	if ((rc = parse(cmd, argc, argv, &o, "cknHlp")) != CLI_OK)
@@ -266,7 +266,7 @@ on_grid(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
 	char kind[32], name[QIAO_LINE_MAX + 1], leader[QIAO_LINE_MAX + 1],
 	    hh[24] = "";
 	uint64_t h;
-	rec r;
+	rec r = { 0 };
 
 	if (!rec_from(&r, key, klen, val, len))
 		return QIAO_ESTORE;
@@ -353,7 +353,7 @@ reg_add(const char *cmd, int argc, char **argv)
 	node_txn *txn = NULL;
 	crdt_entry e;
 	crdt_body b;
-	rec r;
+	rec r = { 0 };
 	int rc;
 
 	if ((rc = parse(cmd, argc, argv, &o, "gknpaioUCN")) != CLI_OK)
@@ -417,7 +417,7 @@ on_reg(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
 	struct lister *l = ctx;
 	char kind[32], name[QIAO_LINE_MAX + 1], addr[QIAO_LINE_MAX + 1],
 	    idno[40], phone[40], mid[40], mph[40], id[REC_ID_SHOW + 1];
-	rec r;
+	rec r = { 0 };
 
 	if (!rec_from(&r, key, klen, val, len))
 		return QIAO_ESTORE;

@@ -137,7 +137,7 @@ meeting_add(const char *cmd, int argc, char **argv)
 	node_trust_id me;
 	crdt_entry e;
 	crdt_body b;
-	rec r;
+	rec r = { 0 };
 	int rc;
 
 	if ((rc = parse(cmd, argc, argv, &o, "clDtaxneC")) != CLI_OK)
@@ -224,7 +224,7 @@ on_meeting(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
 	    id[REC_ID_SHOW + 1];
 	uint64_t d = 0, a = 0;
 	bool has_att;
-	rec r;
+	rec r = { 0 };
 
 	if (!rec_from(&r, key, klen, val, len))
 		return QIAO_ESTORE;

@@ -217,7 +217,7 @@ const char *
 rec_place_name(node_txn *txn, const char *code, char *buf, size_t cap)
 {
 	uint8_t key[QIAO_RECKEY_MAX];
-	rec r;
+	rec r = { 0 };
 
 	buf[0] = '\0';
 	if (rec_load(txn, key, crdt_op_reckey(key, CRDT_REC_GRID, code, NULL),
@@ -753,7 +753,7 @@ rec_cmd_show(const char *cmd, int argc, char **argv, char kind,
 	char id[REC_ID_SHOW + 1];
 	node *n;
 	node_txn *txn;
-	rec r;
+	rec r = { 0 };
 	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {

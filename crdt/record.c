@@ -220,7 +220,7 @@ build_order(crdt_fold *f)
 	for (size_t i = 0; i < n; i++)
 		coff[i + 1] += coff[i];
 	{
-		size_t *fill = calloc(n, sizeof(size_t));
+		size_t *fill = calloc(n ? n : 1, sizeof(size_t));
 
 		if (fill == NULL)
 			goto out;
@@ -954,13 +954,14 @@ crdt_record_fold(char kind, const char *code, const uint8_t *id,
 	crdt_writer_init(&f.arena);
 	crdt_writer_init(&out);
 	f.kind = kind;
-	if ((f.op = malloc((n ? n : 1) * sizeof(*f.op))) == NULL) {
+	/* An array of pointers to the ops, sorted by rank. */
+	if ((f.op = malloc((n ? n : 1) * sizeof(const crdt_rec_op *))) == NULL) {
 		rc = QIAO_ENOMEM;
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
 		f.op[i] = &ops[i];
-	qsort(f.op, n, sizeof(*f.op), rank_cmp);
+	qsort(f.op, n, sizeof(const crdt_rec_op *), rank_cmp);
 	f.n = truncated ? QIAO_REC_OPS_MAX : n;
 	if ((f.why = calloc(f.n ? f.n : 1, sizeof(*f.why))) == NULL) {
 		rc = QIAO_ENOMEM;

@@ -335,10 +335,11 @@ make_places(struct gen *g)
 		}
 		for (unsigned k = 0; k < nm; k++, m++) {
 			struct place *p = &g->micro[m];
-			struct place *gp = &g->grids[gi + k % ng];
+			unsigned per = ng ? ng : 1; /* nm > 0, so ng > 0 */
+			struct place *gp = &g->grids[gi + k % per];
 
 			snprintf(p->code, sizeof(p->code), "%.15s%03u",
-			    gp->code, (k / ng + 1) % 1000);
+			    gp->code, (k / per + 1) % 1000);
 			p->village = first_village + v;
 			p->households = 50 + (unsigned)node_simrng_below(
 			    &g->rng, 31);
@@ -440,7 +441,7 @@ village_grids(struct gen *g, unsigned s)
 	}
 	for (unsigned k = 0; k < st->nmicro && rc == QIAO_OK; k++) {
 		const struct place *p = &g->micro[st->first_micro + k];
-		unsigned no = k / st->ngrids + 1;
+		unsigned no = k / (st->ngrids ? st->ngrids : 1) + 1;
 
 		if (st->community)
 			snprintf(name, sizeof(name), "%u%s", no + 0u,
@@ -1130,7 +1131,7 @@ node_sim_gen(node *n, const node_sim_opts *o, node_sim_report *r, char *err,
 		goto out;
 	r->stations = g.nst;
 out:
-	for (size_t i = 0; i < g.nitems; i++)
+	for (size_t i = 0; g.bodies != NULL && i < g.nitems; i++)
 		free(g.bodies[i]);
 	if (rc != QIAO_OK && err[0] == '\0')
 		snprintf(err, errlen, "%s", qiao_strerror(rc));

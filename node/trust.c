@@ -906,7 +906,7 @@ node_trust_revalidate(node *n, node_txn *txn, bool *cut)
 		 * a fork of its own log everywhere. While it is not trusted,
 		 * node_append refuses new entries instead.
 		 */
-		for (size_t i = 0; rc == QIAO_OK && i < l.n; i++)
+		for (size_t i = 0; rc == QIAO_OK && l.v != NULL && i < l.n; i++)
 			if (!same_key(l.v[i], node_self(n)))
 				rc = recheck(n, txn, l.v[i], &any);
 		free(l.v);
