@@ -14,8 +14,8 @@ crdt_hex_encode(char *out, const uint8_t *bin, size_t n)
 	out[2 * n] = '\0';
 }
 
-static int
-nibble(char c)
+int
+crdt_hex_nibble(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -34,7 +34,8 @@ crdt_hex_decode(uint8_t *out, size_t n, const char *str)
 	if (n > sizeof(tmp) || strlen(str) != 2 * n)
 		return QIAO_EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		int hi = nibble(str[2 * i]), lo = nibble(str[2 * i + 1]);
+		int hi = crdt_hex_nibble(str[2 * i]);
+		int lo = crdt_hex_nibble(str[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return QIAO_EINVAL;

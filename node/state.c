@@ -4,6 +4,7 @@
 
 #include "crdt/codec.h"
 #include "crdt/digest.h"
+#include "crdt/hex.h"
 #include "node/state.h"
 #include "node/trust.h"
 
@@ -491,18 +492,6 @@ node_state_get(node_txn *txn, const uint8_t *reckey, size_t klen,
 	    (const void **)val, len);
 }
 
-static int
-nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 node_state_find(node_txn *txn, char kind, const char *text, uint8_t *reckey,
     size_t *klen)
@@ -517,15 +506,15 @@ node_state_find(node_txn *txn, char kind, const char *text, uint8_t *reckey,
 	if (tl < 8 || tl > 2 * QIAO_HASH_LEN)
 		return QIAO_EINVAL;
 	for (size_t i = 0; i < tl; i++)
-		if (nibble(text[i]) < 0)
+		if (crdt_hex_nibble(text[i]) < 0)
 			return QIAO_EINVAL;
 	whole = tl / 2;
 	key[0] = IX_ID;
 	for (size_t i = 0; i < whole; i++)
-		key[1 + i] = (uint8_t)(nibble(text[2 * i]) << 4 |
-		    nibble(text[2 * i + 1]));
+		key[1 + i] = (uint8_t)(crdt_hex_nibble(text[2 * i]) << 4 |
+		    crdt_hex_nibble(text[2 * i + 1]));
 	if (tl % 2)
-		odd = nibble(text[tl - 1]);
+		odd = crdt_hex_nibble(text[tl - 1]);
 	if ((rc = node_store_cursor_open(txn, NODE_TB_INDEX, &cur)) != 0)
 		return rc;
 	for (rc = node_store_cursor_seek(cur, key, 1 + whole, &k, &kl, &v, &vl);
