@@ -45,6 +45,8 @@ extern const cli_cmd cli_cmd_init, cli_cmd_id, cli_cmd_root, cli_cmd_enroll,
 extern const cli_cmd cli_cmd_grid, cli_cmd_reg, cli_cmd_meeting,
     cli_cmd_case, cli_cmd_stats, cli_cmd_digest, cli_cmd_reindex,
     cli_cmd_sim;
+/* Audit bundles (cmd_audit.c). */
+extern const cli_cmd cli_cmd_audit;
 
 /*
  * Reports a getopt_long failure (c is '?' or ':') as a usage error naming

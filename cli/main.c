@@ -35,6 +35,7 @@ const cli_cmd *const cli_commands[] = {
 	&cli_cmd_digest,
 	&cli_cmd_reindex,
 	&cli_cmd_sim,
+	&cli_cmd_audit,
 	&cmd_help_def,
 	&cmd_version_def,
 	NULL,
