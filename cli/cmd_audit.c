@@ -23,6 +23,7 @@
 #include "crdt/codec.h"
 #include "crdt/hex.h"
 #include "crdt/hlc.h"
+#include "crdt/types.h"
 #include "node/audit.h"
 
 #define CLI_FINDINGS 3
@@ -32,6 +33,7 @@
 	"       qiao audit export [--dir DIR] --all [--under CODE] -o FILE "  \
 	"[--json]\n"                                                        \
 	"       qiao audit verify FILE --root HEX [--summary] [--json]\n"    \
+	"       qiao audit reconcile FILE [--dir DIR] [--json]\n"           \
 	"\n"                                                                \
 	"export writes the signed history of a case (or of every case under\n" \
 	"CODE) as a self-contained bundle: the case's entries and bodies,\n" \
@@ -51,6 +53,13 @@
 	"Exit 0: verified, every target met, nothing to settle; 3: verified,\n" \
 	"with findings (a target missed, a conflict, a step for review);\n" \
 	"1: does not verify (every failure named); 2: usage.\n"            \
+	"\n"                                                                \
+	"reconcile holds a bundle's claim against this store: a step of one\n" \
+	"of its cases (or, for --all, a case under its code) that this\n"  \
+	"store holds, signed at or before the head the exporter stated it\n" \
+	"held of its author's log, yet missing from the bundle, is named:\n" \
+	"with the exporter's signed statement it proves the claim false.\n" \
+	"Exit 0: nothing left out; 1: omissions or differing heads.\n"     \
 	"docs/AUDIT.md says what is proved and what is not.\n"
 
 /* export */
@@ -856,12 +865,111 @@ audit_verify(const char *cmd, int argc, char **argv)
 	return rc;
 }
 
+/* reconcile */
+
+static int
+audit_reconcile(const char *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = cli_default_dir(), *file;
+	node_audit_omission *om = NULL;
+	size_t nom = 0, forks = 0, len = 0;
+	uint8_t *buf = NULL;
+	bool json = false;
+	char err[512];
+	node *n;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': dir = optarg; break;
+		case 'j': json = true; break;
+		case 'h': return cli_help(cmd);
+		default: return cli_bad_option(cmd, ch, argv);
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage(cmd, "give exactly one FILE");
+	file = argv[optind];
+	if ((rc = read_file(cmd, file, &buf, &len)) != CLI_OK)
+		return rc;
+	if ((rc = cli_open(cmd, dir, &n)) != CLI_OK) {
+		free(buf);
+		return rc;
+	}
+	rc = node_audit_reconcile(n, buf, len, &om, &nom, &forks, err,
+	    sizeof(err));
+	node_close(n);
+	free(buf);
+	if (rc != QIAO_OK)
+		return cli_fail(cmd, "%s: %s", file, err);
+	if (json) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < nom; i++) {
+			char id[2 * QIAO_HASH_LEN + 1], h[2 * QIAO_HASH_LEN + 1];
+			char k[2 * QIAO_KEY_LEN + 1], when[40];
+			const node_audit_omission *o = &om[i];
+
+			crdt_hex_encode(id, o->case_id, QIAO_HASH_LEN);
+			crdt_hex_encode(h, o->e.hash, QIAO_HASH_LEN);
+			crdt_hex_encode(k, o->e.author, QIAO_KEY_LEN);
+			json_array_append_new(a, json_pack("{s:s, s:b, s:s, "
+			    "s:s, s:s, s:I, s:I, s:s}", "case", id,
+			    "whole_case", o->whole_case, "step",
+			    crdt_type_name(o->e.type) ? crdt_type_name(o->e.type)
+						      : "?",
+			    "hash", h, "signer", k, "seq",
+			    (json_int_t)o->e.seq, "view_seq",
+			    (json_int_t)o->view_seq, "time",
+			    cli_time_iso(when, sizeof(when),
+				crdt_hlc_ms(o->e.hlc))));
+		}
+		free(om);
+		rc = cli_json_print(json_pack("{s:s, s:o, s:I}", "file", file,
+		    "omitted", a, "forks", (json_int_t)forks));
+		return rc != CLI_OK ? rc : nom || forks ? CLI_FAIL : CLI_OK;
+	}
+	for (size_t i = 0; i < nom; i++) {
+		const node_audit_omission *o = &om[i];
+		char id[13], h[13], k[13], when[32];
+
+		printf("omitted: case %s: %s %s (seq %llu of key %s, %s): "
+		       "the exporter stated it held that log to seq %llu\n",
+		    short_hex(id, o->case_id),
+		    o->whole_case ? "the whole case, opened by"
+				  : "step",
+		    crdt_type_name(o->e.type) ? crdt_type_name(o->e.type) : "?",
+		    (unsigned long long)o->e.seq, short_hex(k, o->e.author),
+		    cli_time(when, sizeof(when), crdt_hlc_ms(o->e.hlc)),
+		    (unsigned long long)o->view_seq);
+		(void)h;
+	}
+	free(om);
+	if (forks > 0)
+		printf("forks: %zu of the exporter's heads differ from the "
+		       "entries this store holds at those seqs\n", forks);
+	if (nom == 0 && forks == 0) {
+		printf("nothing left out: this store holds no step of these "
+		       "cases that the exporter's heads cover and the bundle "
+		       "lacks\n");
+		return CLI_OK;
+	}
+	return CLI_FAIL;
+}
+
 static int
 cmd_audit(int argc, char **argv)
 {
 	static const rec_sub subs[] = {
 		{ "export", audit_export },
 		{ "verify", audit_verify },
+		{ "reconcile", audit_reconcile },
 	};
 
 	return rec_dispatch("audit", subs, sizeof(subs) / sizeof(subs[0]),

@@ -8,6 +8,14 @@
 #include "crdt/body.h"
 #include "crdt/codec.h"
 
+/* qsort, but never handed a NULL base (an empty list may have none). */
+static void
+sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 /* Domain tags keep a leaf, a set and a view digest from ever being equal
  * inputs to one another (or to an entry hash). */
 static const char TAG_LEAF[] = "qiao-audit-case-v1";
@@ -422,11 +430,11 @@ void
 crdt_audit_canon(crdt_audit_bundle *b)
 {
 	for (size_t i = 0; i < b->ncases; i++)
-		qsort(b->cases[i].ops, b->cases[i].nops, sizeof(crdt_audit_item),
+		sort(b->cases[i].ops, b->cases[i].nops, sizeof(crdt_audit_item),
 		    item_rank_cmp);
-	qsort(b->cases, b->ncases, sizeof(*b->cases), case_cmp);
-	qsort(b->view, b->nview, sizeof(*b->view), head_cmp);
-	qsort(b->trust, b->ntrust, sizeof(*b->trust), item_log_cmp);
+	sort(b->cases, b->ncases, sizeof(*b->cases), case_cmp);
+	sort(b->view, b->nview, sizeof(*b->view), head_cmp);
+	sort(b->trust, b->ntrust, sizeof(*b->trust), item_log_cmp);
 	for (size_t i = 0; i < b->nforks; i++) {
 		crdt_audit_fork *f = &b->forks[i];
 
@@ -437,7 +445,7 @@ crdt_audit_canon(crdt_audit_bundle *b)
 			f->b = t;
 		}
 	}
-	qsort(b->forks, b->nforks, sizeof(*b->forks), fork_cmp);
+	sort(b->forks, b->nforks, sizeof(*b->forks), fork_cmp);
 }
 
 /* Encoding. */

@@ -14,6 +14,14 @@
 #include "crdt/op.h"
 #include "crdt/types.h"
 
+/* qsort, but never handed a NULL base (an empty list may have none). */
+static void
+sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 const char *const crdt_audit_sla_names[3] = { "response", "arrival",
 	"feedback" };
 const uint64_t crdt_audit_sla_targets[3] = { QIAO_SLA_RESPONSE_MS,
@@ -227,7 +235,7 @@ build_keys(struct ctx *c)
 	}
 	for (size_t i = 0; i < b->nops; i++)
 		memcpy(k[n++], b->opsbuf[i].e.author, QIAO_KEY_LEN);
-	qsort(k, n, QIAO_KEY_LEN, key_cmp);
+	sort(k, n, QIAO_KEY_LEN, key_cmp);
 	r->keys = calloc(n, sizeof(*r->keys));
 	c->tc = calloc(n, sizeof(*c->tc));
 	if (r->keys == NULL || c->tc == NULL) {
@@ -515,7 +523,7 @@ check_logs(struct ctx *c)
 					type_name(b->opsbuf[at].e.type),
 					(long)ci };
 		}
-	qsort(v, n, sizeof(*v), kent_cmp);
+	sort(v, n, sizeof(*v), kent_cmp);
 	for (size_t i = 0; i < n; i++) {
 		const crdt_entry *e = v[i].e;
 		const crdt_audit_who *k = crdt_audit_report_who(c->r, e->author);
@@ -644,7 +652,7 @@ check_view(struct ctx *c)
 		if (r->cases[i].code[0] != '\0')
 			snprintf(codes[nc++].code, QIAO_CODE_MAX, "%s",
 			    r->cases[i].code);
-	qsort(codes, nc, sizeof(*codes), coded_cmp);
+	sort(codes, nc, sizeof(*codes), coded_cmp);
 	{
 		const crdt_audit_who *rw = crdt_audit_report_who(r, c->root);
 		crdt_trust_id id;
@@ -790,7 +798,7 @@ check_dag(struct ctx *c, size_t ci, struct step *s)
 	for (size_t j = 0; j < n; j++)
 		if (s[j].sig)
 			byhash[nh++] = (struct byhash) { k->ops[j].e.hash, j };
-	qsort(byhash, nh, sizeof(*byhash), byhash_cmp);
+	sort(byhash, nh, sizeof(*byhash), byhash_cmp);
 	for (size_t j = 0; j < n; j++) {
 		const crdt_audit_item *it = &k->ops[j];
 

@@ -7,6 +7,14 @@
 #include "crdt/trustset.h"
 #include "crdt/types.h"
 
+/* qsort, but never handed a NULL base (an empty list may have none). */
+static void
+sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 /*
  * Questions nest (is the issuer of this certificate entitled, is the
  * revoker of that one...) and each step goes up a rank or down one key's
@@ -15,7 +23,7 @@
  * more than WORK_MAX certificate weighings, fails closed.
  */
 #define DEPTH_MAX 16
-#define WORK_MAX 200000
+#define WORK_MAX 20000 /* as node/trust.c */
 
 enum { RANK_NONE, RANK_VILLAGE, RANK_TOWN, RANK_DISTRICT, RANK_ROOT };
 
@@ -299,8 +307,8 @@ seal(crdt_trustset *ts)
 
 	if (ts->sorted)
 		return QIAO_OK;
-	qsort(ts->c, ts->nc, sizeof(*ts->c), cert_cmp);
-	qsort(ts->r, ts->nr, sizeof(*ts->r), rev_cmp);
+	sort(ts->c, ts->nc, sizeof(*ts->c), cert_cmp);
+	sort(ts->r, ts->nr, sizeof(*ts->r), rev_cmp);
 	for (size_t i = 0; i < ts->nc; i++)
 		if (u == 0 || cert_cmp(&ts->c[u - 1], &ts->c[i]) != 0)
 			ts->c[u++] = ts->c[i];
@@ -486,7 +494,9 @@ judge(struct ev *v, const uint8_t *k, uint64_t q, uint64_t t,
 		out->boundary = UINT64_MAX;
 		return QIAO_OK;
 	}
-	if (v->over || v->depth >= DEPTH_MAX || ++v->work > WORK_MAX) {
+	if (v->over || v->depth >= DEPTH_MAX)
+		return out->rc;
+	if (++v->work > WORK_MAX) {
 		v->over = true;
 		return out->rc;
 	}
@@ -497,6 +507,11 @@ judge(struct ev *v, const uint8_t *k, uint64_t q, uint64_t t,
 		const struct certrow *c = &ts->c[c0 + i];
 		uint64_t full = 0;
 
+		/* As node/trust.c: a certificate that cannot answer w is not
+		 * weighed, so nested questions go up in rank. */
+		if (w != NULL &&
+		    !may_issue(c->role, c->c.region, w->role, w->region))
+			continue;
 		if (!issued(v, c, &irank))
 			continue;
 		if (want_boundary) {

@@ -17,6 +17,14 @@
 #include "node/store.h"
 #include "node/trust.h"
 
+/* qsort, but never handed a NULL base (an empty list may have none). */
+static void
+sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 /* Layouts of the tables read here (node/trust.c, node/state.c). */
 #define CERT_ROW_HDR (QIAO_KEY_LEN + 16) /* issuer seq hlc, then body */
 #define REV_ROW_LEN (8 + QIAO_KEY_LEN + 16) /* after issuer seq hlc */
@@ -303,7 +311,7 @@ gather_cases(struct exp *x)
 	for (size_t i = 0; i < x->b.ncases; i++)
 		x->b.cases[i].ops = x->b.opsbuf +
 		    (uintptr_t)x->b.cases[i].ops;
-	qsort(x->codes, x->ncodes, sizeof(*x->codes), code_cmp);
+	sort(x->codes, x->ncodes, sizeof(*x->codes), code_cmp);
 	return QIAO_OK;
 }
 
@@ -492,7 +500,7 @@ gather_trust(struct exp *x)
 		if (rc != QIAO_OK)
 			return rc;
 	}
-	qsort(x->pos, x->npos, sizeof(*x->pos), pos_cmp);
+	sort(x->pos, x->npos, sizeof(*x->pos), pos_cmp);
 	for (size_t i = 0; i < x->npos; i++) {
 		crdt_audit_item *it;
 		const uint8_t *body;
@@ -732,4 +740,231 @@ node_audit_export(node *n, const uint8_t (*ids)[QIAO_HASH_LEN], size_t nids,
 		    &again);
 	}
 	return rc;
+}
+
+/* Reconciling a bundle with this store. */
+
+struct recon {
+	node_txn *txn;
+	crdt_audit_bundle b;
+	crdt_audit_claim claim;
+	/* per view head: 1 this store holds the same entry at that seq, 0
+	 * not comparable (it holds less), -1 a different entry (a fork) */
+	signed char *agree;
+	node_audit_omission *v;
+	size_t nv, cap;
+};
+
+static long
+view_index(const crdt_audit_bundle *b, const uint8_t *key)
+{
+	size_t lo = 0, hi = b->nview;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = memcmp(b->view[mid].key, key, QIAO_KEY_LEN);
+
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* Was e held by the exporter, by its own statement? */
+static bool
+held(const struct recon *x, const crdt_entry *e, uint64_t *view_seq)
+{
+	long i = view_index(&x->b, e->author);
+
+	if (i < 0 || x->agree[i] != 1)
+		return false;
+	*view_seq = x->b.view[i].e.seq;
+	return e->seq <= *view_seq;
+}
+
+static int
+omit(struct recon *x, const uint8_t *case_id, const crdt_entry *e,
+    uint64_t view_seq, bool whole)
+{
+	node_audit_omission *o;
+	int rc;
+
+	if ((rc = grow((void **)&x->v, &x->cap, x->nv, sizeof(*x->v))) != 0)
+		return rc;
+	o = &x->v[x->nv++];
+	memcpy(o->case_id, case_id, QIAO_HASH_LEN);
+	o->e = *e;
+	o->view_seq = view_seq;
+	o->whole_case = whole;
+	return QIAO_OK;
+}
+
+static bool
+in_case(const crdt_audit_case *c, const uint8_t *hash)
+{
+	for (size_t i = 0; i < c->nops; i++)
+		if (memcmp(c->ops[i].e.hash, hash, QIAO_HASH_LEN) == 0)
+			return true;
+	return false;
+}
+
+static int
+entry_by_hash(node_txn *txn, const uint8_t *hash, crdt_entry *e)
+{
+	uint8_t author[QIAO_KEY_LEN];
+	uint64_t seq;
+	int rc;
+
+	if ((rc = node_store_entry_find(txn, hash, author, &seq)) != QIAO_OK)
+		return rc;
+	return node_store_entry_get(txn, author, seq, e);
+}
+
+static int
+reconcile_case(struct recon *x, const crdt_audit_case *c)
+{
+	uint8_t rk[QIAO_RECKEY_MAX], key[1 + QIAO_RECKEY_MAX];
+	char hex[2 * QIAO_HASH_LEN + 1];
+	struct hashes h = { 0 };
+	size_t klen;
+	int rc;
+
+	crdt_hex_encode(hex, c->id, QIAO_HASH_LEN);
+	rc = node_state_find(x->txn, CRDT_REC_CASE, hex, rk, &klen);
+	if (rc == QIAO_ENOTFOUND)
+		return QIAO_OK; /* this store does not hold the case */
+	if (rc != QIAO_OK)
+		return rc;
+	key[0] = 'o';
+	memcpy(key + 1, rk, klen);
+	h.prefix = 1 + klen;
+	if ((rc = node_store_scan(x->txn, NODE_TB_INDEX, key, 1 + klen, on_op,
+		 &h)) != QIAO_OK)
+		goto out;
+	for (size_t i = 0; i < h.n && rc == QIAO_OK; i++) {
+		crdt_entry e;
+		uint64_t vs;
+
+		if (in_case(c, h.v[i]))
+			continue;
+		if ((rc = entry_by_hash(x->txn, h.v[i], &e)) == QIAO_ENOTFOUND) {
+			rc = QIAO_OK;
+			continue;
+		}
+		if (rc == QIAO_OK && held(x, &e, &vs))
+			rc = omit(x, c->id, &e, vs, false);
+	}
+out:
+	free(h.v);
+	return rc;
+}
+
+static int
+case_id_cmp(const void *key, const void *elem)
+{
+	return memcmp(key, ((const crdt_audit_case *)elem)->id, QIAO_HASH_LEN);
+}
+
+static int
+on_local_case(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+    size_t len)
+{
+	struct recon *x = ctx;
+	char kind, code[QIAO_CODE_MAX];
+	uint8_t id[QIAO_HASH_LEN];
+	crdt_entry e;
+	uint64_t vs;
+	int rc;
+
+	(void)val;
+	(void)len;
+	if (!crdt_op_reckey_parse(key, klen, &kind, code, id))
+		return QIAO_ESTORE;
+	if (bsearch(id, x->b.cases, x->b.ncases, sizeof(*x->b.cases),
+		case_id_cmp) != NULL)
+		return 0;
+	/* The case's open entry is its id. */
+	if ((rc = entry_by_hash(x->txn, id, &e)) == QIAO_ENOTFOUND)
+		return 0;
+	if (rc != QIAO_OK)
+		return rc;
+	if (held(x, &e, &vs))
+		return omit(x, id, &e, vs, true);
+	return 0;
+}
+
+int
+node_audit_reconcile(node *n, const uint8_t *buf, size_t len,
+    node_audit_omission **out, size_t *nout, size_t *forks, char *err,
+    size_t errlen)
+{
+	struct recon x;
+	const char *why = NULL;
+	int rc;
+
+	memset(&x, 0, sizeof(x));
+	*forks = 0;
+	if ((rc = crdt_audit_decode(&x.b, buf, len, err, errlen)) != QIAO_OK)
+		return rc;
+	/* The claim must be the exporter's, or there is nothing to hold it
+	 * to. */
+	if (crdt_entry_verify(&x.b.statement.e) != QIAO_OK ||
+	    crdt_entry_check_body(&x.b.statement.e, x.b.statement.body,
+		x.b.statement.blen, &why) != QIAO_OK ||
+	    crdt_audit_claim_decode(&x.claim, x.b.statement.body,
+		x.b.statement.blen, &why) != QIAO_OK) {
+		snprintf(err, errlen, "the bundle's statement does not hold "
+		    "(%s): verify it first", why ? why : "bad signature");
+		crdt_audit_fini(&x.b);
+		return QIAO_EMALFORMED;
+	}
+	if ((x.agree = calloc(x.b.nview ? x.b.nview : 1, 1)) == NULL) {
+		rc = QIAO_ENOMEM;
+		goto out;
+	}
+	if ((rc = node_store_txn_begin(node_get_store(n), false, &x.txn)) != 0)
+		goto out;
+	for (size_t i = 0; i < x.b.nview; i++) {
+		const crdt_audit_head *h = &x.b.view[i];
+		crdt_entry e;
+
+		if (!h->has) {
+			x.agree[i] = 1; /* nothing held: nothing to leave out */
+			continue;
+		}
+		rc = node_store_entry_get(x.txn, h->key, h->e.seq, &e);
+		if (rc == QIAO_ENOTFOUND) {
+			rc = QIAO_OK;
+			continue;
+		}
+		if (rc != QIAO_OK)
+			goto out;
+		if (memcmp(e.hash, h->e.hash, QIAO_HASH_LEN) == 0) {
+			x.agree[i] = 1;
+		} else {
+			x.agree[i] = -1;
+			(*forks)++;
+		}
+	}
+	for (size_t i = 0; i < x.b.ncases && rc == QIAO_OK; i++)
+		rc = reconcile_case(&x, &x.b.cases[i]);
+	if (rc == QIAO_OK && x.claim.under[0] != '\0')
+		rc = node_state_scan(x.txn, CRDT_REC_CASE, x.claim.under,
+		    on_local_case, &x);
+out:
+	node_store_txn_abort(x.txn);
+	free(x.agree);
+	crdt_audit_fini(&x.b);
+	if (rc != QIAO_OK) {
+		free(x.v);
+		snprintf(err, errlen, "%s", qiao_strerror(rc));
+		return rc;
+	}
+	*out = x.v;
+	*nout = x.nv;
+	return QIAO_OK;
 }

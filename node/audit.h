@@ -17,6 +17,7 @@
 #ifndef QIAO_NODE_AUDIT_H
 #define QIAO_NODE_AUDIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,5 +49,34 @@ typedef struct node_audit_result {
 int node_audit_export(node *n, const uint8_t (*ids)[QIAO_HASH_LEN],
     size_t nids, const char *under, const char *path,
     node_audit_result *res, char *err, size_t errlen) QIAO_MUST_USE;
+
+/*
+ * A step the exporter left out: held here, of a case in the bundle (or of
+ * a case under the bundle's code the bundle lacks), signed by a key at or
+ * before the head of its log the exporter stated it held. With the
+ * exporter's signed statement and the author's signed entry, it proves the
+ * exporter's claim false.
+ */
+typedef struct node_audit_omission {
+	uint8_t case_id[QIAO_HASH_LEN];
+	crdt_entry e;     /* the step left out, or the missing case's open */
+	uint64_t view_seq; /* the head the exporter stated for its author */
+	bool whole_case;   /* the bundle lacks the case itself */
+} node_audit_omission;
+
+/*
+ * Reconciles a bundle (the file's bytes) with this node's store: the
+ * exporter's claim is that no other step of its cases, and under its code
+ * no other case, exists in the logs up to the heads it stated. Only steps
+ * of keys whose log here agrees with the stated head (the same entry at
+ * that seq) are weighed, so a fork is never mistaken for an omission; such
+ * disagreements are counted in *forks. *out (free() it) gets the
+ * omissions, *nout their number. QIAO_EMALFORMED (err says why: the file
+ * does not decode, or its statement's signature does not hold),
+ * QIAO_ESTORE, QIAO_ENOMEM.
+ */
+int node_audit_reconcile(node *n, const uint8_t *buf, size_t len,
+    node_audit_omission **out, size_t *nout, size_t *forks, char *err,
+    size_t errlen) QIAO_MUST_USE;
 
 #endif
