@@ -919,9 +919,10 @@ audit_reconcile(const char *cmd, int argc, char **argv)
 			crdt_hex_encode(id, o->case_id, QIAO_HASH_LEN);
 			crdt_hex_encode(h, o->e.hash, QIAO_HASH_LEN);
 			crdt_hex_encode(k, o->e.author, QIAO_KEY_LEN);
-			json_array_append_new(a, json_pack("{s:s, s:b, s:s, "
-			    "s:s, s:s, s:I, s:I, s:s}", "case", id,
-			    "whole_case", o->whole_case, "step",
+			json_array_append_new(a, json_pack("{s:s, s:b, s:b, "
+			    "s:s, s:s, s:s, s:I, s:I, s:s}", "case", id,
+			    "whole_case", o->whole_case, "author_unstated",
+			    o->unstated, "step",
 			    crdt_type_name(o->e.type) ? crdt_type_name(o->e.type)
 						      : "?",
 			    "hash", h, "signer", k, "seq",
@@ -937,18 +938,19 @@ audit_reconcile(const char *cmd, int argc, char **argv)
 	}
 	for (size_t i = 0; i < nom; i++) {
 		const node_audit_omission *o = &om[i];
-		char id[13], h[13], k[13], when[32];
+		char id[13], k[13], when[32];
 
-		printf("omitted: case %s: %s %s (seq %llu of key %s, %s): "
-		       "the exporter stated it held that log to seq %llu\n",
+		printf("omitted: case %s: %s %s (seq %llu of key %s, %s): ",
 		    short_hex(id, o->case_id),
-		    o->whole_case ? "the whole case, opened by"
-				  : "step",
+		    o->whole_case ? "the whole case, its" : "step",
 		    crdt_type_name(o->e.type) ? crdt_type_name(o->e.type) : "?",
 		    (unsigned long long)o->e.seq, short_hex(k, o->e.author),
-		    cli_time(when, sizeof(when), crdt_hlc_ms(o->e.hlc)),
-		    (unsigned long long)o->view_seq);
-		(void)h;
+		    cli_time(when, sizeof(when), crdt_hlc_ms(o->e.hlc)));
+		if (o->unstated)
+			printf("the exporter's view leaves its author out\n");
+		else
+			printf("the exporter stated it held that log to seq "
+			       "%llu\n", (unsigned long long)o->view_seq);
 	}
 	free(om);
 	if (forks > 0)

@@ -774,21 +774,25 @@ view_index(const crdt_audit_bundle *b, const uint8_t *key)
 	return -1;
 }
 
-/* Was e held by the exporter, by its own statement? */
-static bool
+/* Was e held by the exporter, by its own statement (1), or does the
+ * view leave its author out altogether (2)? 0: not weighed. */
+static int
 held(const struct recon *x, const crdt_entry *e, uint64_t *view_seq)
 {
 	long i = view_index(&x->b, e->author);
 
-	if (i < 0 || x->agree[i] != 1)
-		return false;
+	*view_seq = 0;
+	if (i < 0)
+		return 2;
+	if (x->agree[i] != 1 || !x->b.view[i].has)
+		return 0;
 	*view_seq = x->b.view[i].e.seq;
 	return e->seq <= *view_seq;
 }
 
 static int
 omit(struct recon *x, const uint8_t *case_id, const crdt_entry *e,
-    uint64_t view_seq, bool whole)
+    uint64_t view_seq, bool whole, int how)
 {
 	node_audit_omission *o;
 	int rc;
@@ -800,6 +804,7 @@ omit(struct recon *x, const uint8_t *case_id, const crdt_entry *e,
 	o->e = *e;
 	o->view_seq = view_seq;
 	o->whole_case = whole;
+	o->unstated = how == 2;
 	return QIAO_OK;
 }
 
@@ -848,6 +853,7 @@ reconcile_case(struct recon *x, const crdt_audit_case *c)
 	for (size_t i = 0; i < h.n && rc == QIAO_OK; i++) {
 		crdt_entry e;
 		uint64_t vs;
+		int how;
 
 		if (in_case(c, h.v[i]))
 			continue;
@@ -855,8 +861,8 @@ reconcile_case(struct recon *x, const crdt_audit_case *c)
 			rc = QIAO_OK;
 			continue;
 		}
-		if (rc == QIAO_OK && held(x, &e, &vs))
-			rc = omit(x, c->id, &e, vs, false);
+		if (rc == QIAO_OK && (how = held(x, &e, &vs)) != 0)
+			rc = omit(x, c->id, &e, vs, false, how);
 	}
 out:
 	free(h.v);
@@ -878,7 +884,7 @@ on_local_case(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
 	uint8_t id[QIAO_HASH_LEN];
 	crdt_entry e;
 	uint64_t vs;
-	int rc;
+	int rc, how;
 
 	(void)val;
 	(void)len;
@@ -892,8 +898,8 @@ on_local_case(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
 		return 0;
 	if (rc != QIAO_OK)
 		return rc;
-	if (held(x, &e, &vs))
-		return omit(x, id, &e, vs, true);
+	if ((how = held(x, &e, &vs)) != 0)
+		return omit(x, id, &e, vs, true, how);
 	return 0;
 }
 

@@ -53,7 +53,8 @@ int node_audit_export(node *n, const uint8_t (*ids)[QIAO_HASH_LEN],
 /*
  * A step the exporter left out: held here, of a case in the bundle (or of
  * a case under the bundle's code the bundle lacks), signed by a key at or
- * before the head of its log the exporter stated it held. With the
+ * before the head of its log the exporter stated it held (or by a key the
+ * exporter's view leaves out, though it wrote the case). With the
  * exporter's signed statement and the author's signed entry, it proves the
  * exporter's claim false.
  */
@@ -62,6 +63,8 @@ typedef struct node_audit_omission {
 	crdt_entry e;     /* the step left out, or the missing case's open */
 	uint64_t view_seq; /* the head the exporter stated for its author */
 	bool whole_case;   /* the bundle lacks the case itself */
+	bool unstated;     /* the exporter's view leaves its author out
+			      altogether, though it wrote the case */
 } node_audit_omission;
 
 /*
