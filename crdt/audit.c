@@ -186,7 +186,9 @@ read_cases(struct dec *d, crdt_audit_bundle *b)
 		b->ncases++;
 	}
 	for (size_t i = 0; i < b->ncases; i++)
-		b->cases[i].ops = b->opsbuf + (uintptr_t)b->cases[i].ops;
+		b->cases[i].ops = b->opsbuf == NULL
+		    ? NULL /* no op at all */
+		    : b->opsbuf + (uintptr_t)b->cases[i].ops;
 	return QIAO_OK;
 }
 

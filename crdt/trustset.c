@@ -482,6 +482,7 @@ judge(struct ev *v, const uint8_t *k, uint64_t q, uint64_t t,
     const struct want *w, bool want_boundary, struct verdict *out)
 {
 	const crdt_trustset *ts = v->ts;
+	const struct revrow *rs;
 	size_t c0, nc, r0, nr;
 	int seen = QIAO_EUNKNOWN, irank;
 
@@ -502,6 +503,7 @@ judge(struct ev *v, const uint8_t *k, uint64_t q, uint64_t t,
 	}
 	FIND_ROWS(ts->c, ts->nc, k, c0, nc);
 	FIND_ROWS(ts->r, ts->nr, k, r0, nr);
+	rs = nr > 0 ? ts->r + r0 : NULL; /* no pointer arithmetic on NULL */
 	v->depth++;
 	for (size_t i = 0; i < nc; i++) {
 		const struct certrow *c = &ts->c[c0 + i];
@@ -515,12 +517,11 @@ judge(struct ev *v, const uint8_t *k, uint64_t q, uint64_t t,
 		if (!issued(v, c, &irank))
 			continue;
 		if (want_boundary) {
-			full = cut_of(v, k, ts->r + r0, nr, c, UINT64_MAX);
+			full = cut_of(v, k, rs, nr, c, UINT64_MAX);
 			if (full > out->boundary)
 				out->boundary = full;
 		}
-		consider(v, k, ts->r + r0, nr, c, irank, full, q, t, w, out,
-		    &seen);
+		consider(v, k, rs, nr, c, irank, full, q, t, w, out, &seen);
 	}
 	v->depth--;
 	if (v->over) {

@@ -309,8 +309,9 @@ gather_cases(struct exp *x)
 		x->ncodes++;
 	}
 	for (size_t i = 0; i < x->b.ncases; i++)
-		x->b.cases[i].ops = x->b.opsbuf +
-		    (uintptr_t)x->b.cases[i].ops;
+		x->b.cases[i].ops = x->b.opsbuf == NULL
+		    ? NULL /* no op at all */
+		    : x->b.opsbuf + (uintptr_t)x->b.cases[i].ops;
 	sort(x->codes, x->ncodes, sizeof(*x->codes), code_cmp);
 	return QIAO_OK;
 }
