@@ -550,6 +550,9 @@ drop_op(crdt_audit_case *c, size_t i)
 	c->nops--;
 }
 
+static long trust_index(const crdt_audit_bundle *b, const uint8_t *author,
+    const uint8_t *subject);
+
 /* A world with its genuine bundle exported by the town, loaded. */
 static bool
 setup(struct world *w, struct tb *t, char *path, size_t cap)
@@ -747,6 +750,60 @@ t_drop_tail_caught_by_reconcile(void)
 	CHECK(nom == 0 && forks == 0);
 	free(om);
 	free(buf);
+	tb_free(&t);
+}
+
+/* Hiding a key: the district noted the case; the exporter leaves out the
+ * note, the district's head and its certificate. Nothing in the bundle
+ * says the district exists (the limit docs/AUDIT.md states); a store that
+ * holds the note names it, its author left out of the view. */
+static void
+t_hidden_key_caught_by_reconcile(void)
+{
+	struct world w;
+	struct tb t;
+	char path[600], err[200];
+	crdt_audit_report *r;
+	crdt_entry note;
+	node_audit_omission *om = NULL;
+	size_t nom = 0, forks = 0, elen;
+	uint8_t *enc;
+	long i;
+
+	REQUIRE(build(&w, 0));
+	REQUIRE(copy_log(w.T, w.D) && copy_log(w.V, w.D));
+	REQUIRE(act(w.D, QIAO_T_CASE_NOTE, w.id, GRID, &note, "note",
+		    "区指挥中心已阅", NULL) == 0);
+	REQUIRE(copy_log(w.D, w.T));
+	snprintf(path, sizeof(path), "%s/hid.qab", w.dir);
+	REQUIRE(export_to(w.T, w.id, path));
+	REQUIRE(tb_load(&t, path));
+	REQUIRE((i = find_op(&t.b.cases[0], &note)) >= 0);
+	drop_op(&t.b.cases[0], (size_t)i);
+	for (size_t k = 0; k < t.b.nview; k++)
+		if (memcmp(t.b.view[k].key, PK(w.D), QIAO_KEY_LEN) == 0) {
+			memmove(&t.b.view[k], &t.b.view[k + 1],
+			    (t.b.nview - k - 1) * sizeof(*t.b.view));
+			t.b.nview--;
+			break;
+		}
+	REQUIRE((i = trust_index(&t.b, PK(w.R), PK(w.D))) >= 0);
+	memmove(&t.b.trust[i], &t.b.trust[i + 1],
+	    (t.b.ntrust - (size_t)i - 1) * sizeof(*t.b.trust));
+	t.b.ntrust--;
+	REQUIRE(fix_state(&t, PK(w.R)));
+	REQUIRE(restate(&t, w.T));
+	REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
+	dump(r);
+	CHECK(r->failures == 0);
+	crdt_audit_report_free(r);
+	REQUIRE(crdt_audit_encode(&t.b, &enc, &elen) == QIAO_OK);
+	REQUIRE(node_audit_reconcile(w.T, enc, elen, &om, &nom, &forks, err,
+		    sizeof(err)) == QIAO_OK);
+	CHECK(nom == 1 && om[0].unstated &&
+	    memcmp(om[0].e.hash, note.hash, QIAO_HASH_LEN) == 0);
+	free(om);
+	free(enc);
 	tb_free(&t);
 }
 
@@ -1581,6 +1638,31 @@ t_export_all_under(void)
 	CHECK(r->failures == 0);
 	CHECK_STR(r->under, VILLAGE);
 	crdt_audit_report_free(r);
+	/* A whole case left out and the statement re-signed: the bundle
+	 * cannot tell, a store holding the case can. */
+	{
+		struct tb t;
+		node_audit_omission *om = NULL;
+		size_t nom = 0, forks = 0;
+		uint8_t *enc;
+		size_t elen;
+
+		REQUIRE(tb_load(&t, path));
+		memmove(&t.b.cases[2], &t.b.cases[3],
+		    (t.b.ncases - 3) * sizeof(*t.b.cases));
+		t.b.ncases--;
+		REQUIRE(restate(&t, w.T));
+		REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
+		CHECK(r->failures == 0);
+		crdt_audit_report_free(r);
+		REQUIRE(crdt_audit_encode(&t.b, &enc, &elen) == QIAO_OK);
+		REQUIRE(node_audit_reconcile(w.T, enc, elen, &om, &nom, &forks,
+			    err, sizeof(err)) == QIAO_OK);
+		CHECK(nom == 1 && om[0].whole_case && !om[0].unstated);
+		free(om);
+		free(enc);
+		tb_free(&t);
+	}
 	/* No case under another code. */
 	CHECK(node_audit_export(w.T, NULL, 0, "500116009", path, &res, err,
 		  sizeof(err)) == QIAO_ENOTFOUND);
@@ -1960,7 +2042,8 @@ t_sim_district_all_cases(void)
 
 CHECK_MAIN(T(t_genuine_bundle_verifies), T(t_bundle_roundtrip_canonical),
     T(t_drop_middle_step_resigned), T(t_drop_step_not_resigned),
-    T(t_drop_tail_caught_by_reconcile), T(t_reorder), T(t_backdate),
+    T(t_drop_tail_caught_by_reconcile), T(t_hidden_key_caught_by_reconcile),
+    T(t_reorder), T(t_backdate),
     T(t_stamped_before_its_dep), T(t_forward_dated), T(t_swap_certificate),
     T(t_splice_forks), T(t_fork_held_by_exporter),
     T(t_step_of_another_case), T(t_body_swapped), T(t_state_claim),
