@@ -186,38 +186,45 @@ read_file(const char *cmd, const char *path, uint8_t **buf, size_t *len)
 {
 	struct stat st;
 	size_t off = 0;
+	uint8_t *b;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return cli_fail(cmd, "cannot open %s: %s", path,
-		    strerror(errno));
+	*buf = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		cli_fail(cmd, "cannot open %s: %s", path, strerror(errno));
+		return CLI_FAIL;
+	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return cli_fail(cmd, "%s is not a file", path);
+		cli_fail(cmd, "%s is not a file", path);
+		return CLI_FAIL;
 	}
 	if ((uint64_t)st.st_size > QIAO_AUDIT_FILE_MAX) {
 		close(fd);
-		return cli_fail(cmd, "%s: larger than a bundle may be (%llu "
-				     "bytes)",
+		cli_fail(cmd, "%s: larger than a bundle may be (%llu bytes)",
 		    path, (unsigned long long)QIAO_AUDIT_FILE_MAX);
+		return CLI_FAIL;
 	}
-	if ((*buf = malloc(st.st_size ? (size_t)st.st_size : 1)) == NULL) {
+	if ((b = malloc(st.st_size ? (size_t)st.st_size : 1)) == NULL) {
 		close(fd);
-		return cli_fail(cmd, "out of memory");
+		cli_fail(cmd, "out of memory");
+		return CLI_FAIL;
 	}
 	while (off < (size_t)st.st_size) {
-		ssize_t r = read(fd, *buf + off, (size_t)st.st_size - off);
+		ssize_t r = read(fd, b + off, (size_t)st.st_size - off);
 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
 			close(fd);
-			free(*buf);
-			return cli_fail(cmd, "cannot read %s", path);
+			free(b);
+			cli_fail(cmd, "cannot read %s", path);
+			return CLI_FAIL;
 		}
 		off += (size_t)r;
 	}
 	close(fd);
+	*buf = b;
 	*len = off;
 	return CLI_OK;
 }
@@ -522,7 +529,7 @@ print_human(const crdt_audit_report *r, const struct vopts *o)
 			"last entry" };
 
 		const crdt_audit_who **order = malloc((r->nkeys ? r->nkeys : 1) *
-		    sizeof(*order));
+		    sizeof(const crdt_audit_who *));
 		size_t nv = 0;
 
 		if (order == NULL)
@@ -530,7 +537,9 @@ print_human(const crdt_audit_report *r, const struct vopts *o)
 		for (size_t i = 0; i < r->nkeys; i++)
 			if (r->keys[i].in_view)
 				order[nv++] = &r->keys[i];
-		qsort(order, nv, sizeof(*order), view_order);
+		if (nv > 1)
+			qsort(order, nv, sizeof(const crdt_audit_who *),
+			    view_order);
 		rec_table_init(&hc.t, 4);
 		for (size_t i = 0; i < nv; i++) {
 			const crdt_audit_who *w = order[i];

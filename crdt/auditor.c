@@ -776,10 +776,10 @@ static void
 check_dag(struct ctx *c, size_t ci, struct step *s)
 {
 	const crdt_audit_case *k = &c->b.cases[ci];
-	size_t n = k->nops, words = (n + 63) / 64, nh = 0, done = 0;
-	size_t n1 = n ? n : 1;
+	size_t n = k->nops, nh = 0, done = 0;
+	size_t n1 = n ? n : 1, words = (n1 + 63) / 64;
 	struct byhash *byhash = malloc(n1 * sizeof(*byhash));
-	uint64_t *anc = calloc(n1 * (words ? words : 1), 8);
+	uint64_t *anc = calloc(n1 * words, 8);
 	size_t *indeg = calloc(n1, sizeof(size_t));
 	size_t *order = malloc(n1 * sizeof(size_t));
 	size_t *ready = malloc(n1 * sizeof(size_t));

@@ -119,6 +119,7 @@ mk(enum qiao_role role, const char *region, const uint8_t *root)
 }
 
 #define PK(n) node_self(n)
+#define END ((const char *)NULL) /* ends act()'s fields */
 
 static int
 append_body(node *n, uint64_t type, crdt_body *b, crdt_entry *out,
@@ -188,11 +189,17 @@ copy_log(node *from, node *to)
 		const uint8_t *b;
 
 		if (n == cap) {
+			struct item *g = realloc(v, (cap ? 2 * cap : 256) *
+			    sizeof(*v));
+
+			if (g == NULL) {
+				ok = false;
+				break;
+			}
+			v = g;
 			cap = cap ? 2 * cap : 256;
-			v = realloc(v, cap * sizeof(*v));
 		}
-		ok = v != NULL &&
-		    crdt_entry_parse(&v[n].e, val, vl, NULL, NULL) == QIAO_OK &&
+		ok = crdt_entry_parse(&v[n].e, val, vl, NULL, NULL) == QIAO_OK &&
 		    node_store_body_get(txn, v[n].e.body_hash, &b,
 			&v[n].len) == QIAO_OK &&
 		    (v[n].body = malloc(v[n].len ? v[n].len : 1)) != NULL;
@@ -307,28 +314,28 @@ build(struct world *w, uint64_t village_until)
 			return false;                                     \
 		w->st[w->n++] = e;                                        \
 	} while (0)
-	STEP(w->V, QIAO_T_CASE_OPEN, NULL);
+	STEP(w->V, QIAO_T_CASE_OPEN, END);
 	memcpy(w->id, e.hash, QIAO_HASH_LEN);
 	now_ms += 30 * SEC;
-	STEP(w->V, QIAO_T_CASE_ACCEPT, NULL);
+	STEP(w->V, QIAO_T_CASE_ACCEPT, END);
 	now_ms += 40 * SEC;
-	STEP(w->V, QIAO_T_CASE_ROUTE, "level", "village", NULL);
+	STEP(w->V, QIAO_T_CASE_ROUTE, "level", "village", END);
 	now_ms += 2 * MIN;
-	STEP(w->V, QIAO_T_CASE_ARRIVE, NULL);
+	STEP(w->V, QIAO_T_CASE_ARRIVE, END);
 	now_ms += 4 * MIN;
-	STEP(w->V, QIAO_T_CASE_FEEDBACK, NULL);
+	STEP(w->V, QIAO_T_CASE_FEEDBACK, END);
 	now_ms += HOUR;
-	STEP(w->V, QIAO_T_CASE_TRANSFER, "to", TOWN, NULL);
+	STEP(w->V, QIAO_T_CASE_TRANSFER, "to", TOWN, END);
 	if (!copy_log(w->V, w->T))
 		return false;
 	now_ms += 2 * HOUR;
-	STEP(w->T, QIAO_T_CASE_ACCEPT, NULL);
+	STEP(w->T, QIAO_T_CASE_ACCEPT, END);
 	now_ms += HOUR;
-	STEP(w->T, QIAO_T_CASE_RESOLVE, "level", "town", NULL);
+	STEP(w->T, QIAO_T_CASE_RESOLVE, "level", "town", END);
 	now_ms += HOUR;
-	STEP(w->T, QIAO_T_CASE_EVALUATE, "satisfied", "yes", NULL);
+	STEP(w->T, QIAO_T_CASE_EVALUATE, "satisfied", "yes", END);
 	now_ms += HOUR;
-	STEP(w->T, QIAO_T_CASE_CLOSE, NULL);
+	STEP(w->T, QIAO_T_CASE_CLOSE, END);
 #undef STEP
 	now_ms += HOUR;
 	return copy_log(w->D, w->T);
@@ -773,7 +780,7 @@ t_hidden_key_caught_by_reconcile(void)
 	REQUIRE(build(&w, 0));
 	REQUIRE(copy_log(w.T, w.D) && copy_log(w.V, w.D));
 	REQUIRE(act(w.D, QIAO_T_CASE_NOTE, w.id, GRID, &note, "note",
-		    "区指挥中心已阅", NULL) == 0);
+		    "区指挥中心已阅", END) == 0);
 	REQUIRE(copy_log(w.D, w.T));
 	snprintf(path, sizeof(path), "%s/hid.qab", w.dir);
 	REQUIRE(export_to(w.T, w.id, path));
@@ -1216,7 +1223,7 @@ t_step_of_another_case(void)
 
 	REQUIRE(setup(&w, &t, path, sizeof(path)));
 	now_ms += HOUR;
-	REQUIRE(act(w.V, QIAO_T_CASE_OPEN, NULL, GRID, &other, NULL) == 0);
+	REQUIRE(act(w.V, QIAO_T_CASE_OPEN, NULL, GRID, &other, END) == 0);
 	REQUIRE(node_store_txn_begin(node_get_store(w.V), false, &txn) == 0);
 	REQUIRE(node_store_body_get(txn, other.body_hash, &bp, &blen) == 0);
 	body = tb_keep(&t, malloc(blen));
@@ -1582,14 +1589,14 @@ t_findings(void)
 	REQUIRE(build(&w, 0));
 	/* A second case, accepted after 3 minutes; the other village's
 	 * town... the town resolves it without holding it. */
-	REQUIRE(act(w.V, QIAO_T_CASE_OPEN, NULL, GRID, &e, NULL) == 0);
+	REQUIRE(act(w.V, QIAO_T_CASE_OPEN, NULL, GRID, &e, END) == 0);
 	memcpy(id, e.hash, QIAO_HASH_LEN);
 	now_ms += 3 * MIN;
-	REQUIRE(act(w.V, QIAO_T_CASE_ACCEPT, id, GRID, &e, NULL) == 0);
+	REQUIRE(act(w.V, QIAO_T_CASE_ACCEPT, id, GRID, &e, END) == 0);
 	REQUIRE(copy_log(w.V, w.T));
 	now_ms += MIN;
 	REQUIRE(act(w.T, QIAO_T_CASE_RESOLVE, id, GRID, &e, "level", "town",
-		    NULL) == 0);
+		    END) == 0);
 	now_ms += HOUR;
 	snprintf(path, sizeof(path), "%s/late.qab", w.dir);
 	REQUIRE(export_to(w.T, id, path));
@@ -1620,10 +1627,10 @@ t_export_all_under(void)
 	REQUIRE(build(&w, 0));
 	for (int i = 0; i < 5; i++) {
 		now_ms += MIN;
-		REQUIRE(act(w.V, QIAO_T_CASE_OPEN, NULL, GRID, &e, NULL) == 0);
+		REQUIRE(act(w.V, QIAO_T_CASE_OPEN, NULL, GRID, &e, END) == 0);
 		now_ms += 20 * SEC;
 		REQUIRE(act(w.V, QIAO_T_CASE_ACCEPT, e.hash, GRID, &e,
-			    NULL) == 0);
+			    END) == 0);
 	}
 	REQUIRE(copy_log(w.V, w.T));
 	snprintf(path, sizeof(path), "%s/all.qab", w.dir);
