@@ -505,6 +505,26 @@ print_issues(const crdt_audit_report *r, long ci, bool finding,
 	}
 }
 
+/* The fork and splice failures of case ci (-1: of the bundle). */
+static void
+print_forks(const crdt_audit_report *r, long ci, const char *indent)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nissues; i++) {
+		const crdt_audit_issue *is = &r->issues[i];
+
+		if (is->case_index != ci || (strcmp(is->code, "fork") != 0 &&
+						strcmp(is->code, "unchained") != 0))
+			continue;
+		if (n++ == 0)
+			printf("%sforks:\n", indent);
+		printf("%s  %s\n", indent, is->msg);
+	}
+	if (n == 0)
+		printf("%sforks: none\n", indent);
+}
+
 static int
 print_human(const crdt_audit_report *r, const struct vopts *o)
 {
@@ -521,7 +541,9 @@ print_human(const crdt_audit_report *r, const struct vopts *o)
 	    station(r, r->exporter, st, sizeof(st)),
 	    short_hex(h, r->exporter), (unsigned long long)r->statement_seq,
 	    cli_time(when, sizeof(when), crdt_hlc_ms(r->statement_hlc)),
-	    r->under[0] ? ", all cases under " : "", r->under);
+	    !r->all ? "" : r->under[0] ? ", every case held under "
+				       : ", every case held",
+	    r->under);
 	printf("complete up to the exporter's heads of these logs:\n");
 	{
 		struct hctx hc = { .r = r };
@@ -561,6 +583,7 @@ print_human(const crdt_audit_report *r, const struct vopts *o)
 		table_print(&hc.t, hdr, "  ");
 		rec_table_fini(&hc.t);
 	}
+	print_forks(r, -1, "");
 	for (size_t i = 0; i < r->ncases; i++) {
 		const crdt_audit_result *c = &r->cases[i];
 
@@ -600,12 +623,13 @@ print_human(const crdt_audit_report *r, const struct vopts *o)
 			rec_table_fini(&hc.t);
 		}
 		print_sla(c, "  ");
-		printf("  conflicts: %s\n",
-		    count_of(c, "conflicts") ? "" : "none");
+		printf("  conflicts:%s\n",
+		    count_of(c, "conflicts") ? "" : " none");
 		each(c, "conflicts", h_conflict, &(struct hctx) { .r = r });
-		printf("  kept for review (*): %s\n",
-		    count_of(c, "review") ? "" : "none");
+		printf("  kept for review (*):%s\n",
+		    count_of(c, "review") ? "" : " none");
 		each(c, "review", h_review, &(struct hctx) { .r = r });
+		print_forks(r, (long)i, "  ");
 		printf("  verdict: %s\n", case_verdict(c));
 		print_issues(r, (long)i, false, "    ");
 		print_issues(r, (long)i, true, "    ");
@@ -815,6 +839,7 @@ print_json(const crdt_audit_report *r, const struct vopts *o)
 			(json_int_t)r->statement_hlc, "time",
 			cli_time_iso(when, sizeof(when),
 			    crdt_hlc_ms(r->statement_hlc))));
+		json_object_set_new(j, "all", json_boolean(r->all));
 		json_object_set_new(j, "under",
 		    r->under[0] ? json_string(r->under) : json_null());
 	}

@@ -617,9 +617,12 @@ crdt_audit_claim_encode(const crdt_audit_claim *c, uint8_t **out,
 	crdt_body b;
 	int rc;
 
-	if (c->under[0] != '\0' && !code_ok(c->under, strlen(c->under)))
+	if (c->under[0] != '\0' &&
+	    (!c->all || !code_ok(c->under, strlen(c->under))))
 		return QIAO_EINVAL;
 	crdt_body_init(&b);
+	if (c->all)
+		crdt_body_bool(&b, "all", true);
 	crdt_body_uint(&b, "cases", c->cases);
 	crdt_body_bin(&b, "set", c->set, QIAO_HASH_LEN);
 	if (c->under[0] != '\0')
@@ -653,6 +656,11 @@ crdt_audit_claim_decode(crdt_audit_claim *c, const uint8_t *body,
 	int rc;
 
 	memset(&t, 0, sizeof(t));
+	rc = crdt_body_get_bool(body, len, "all", &t.all);
+	if (rc != QIAO_OK && rc != QIAO_ENOTFOUND) {
+		*why = "audit statement: all must be a boolean";
+		return QIAO_EMALFORMED;
+	}
 	if (crdt_body_get_uint(body, len, "cases", &t.cases) != QIAO_OK) {
 		*why = "audit statement: cases must be a count";
 		return QIAO_EMALFORMED;
@@ -664,8 +672,9 @@ crdt_audit_claim_decode(crdt_audit_claim *c, const uint8_t *body,
 	}
 	rc = crdt_body_get_str(body, len, "under", &s, &n);
 	if (rc == QIAO_OK) {
-		if (!code_ok(s, n)) {
-			*why = "audit statement: under must be a region code";
+		if (!code_ok(s, n) || !t.all) {
+			*why = "audit statement: under must be a region code, "
+			       "with all";
 			return QIAO_EMALFORMED;
 		}
 		memcpy(t.under, s, n);

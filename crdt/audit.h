@@ -34,10 +34,11 @@
  *
  * The statement (type QIAO_T_AUDIT, in the exporter's own log) binds the
  * exporter to the bundle; its body is a map:
+ *   all    bool    optional, true: the bundle holds every case the
+ *                  exporter held (under the code below, if any)
  *   cases  uint    the number of cases
  *   set    bin 32  crdt_audit_set() of the cases
- *   under  str     optional: the region code an export of all cases under
- *                  a code named
+ *   under  str     optional: with all, the region code they are under
  *   view   bin 32  crdt_audit_view_digest() of the view
  *
  * Decoding borrows the caller's buffer: bodies point into it and live as
@@ -157,14 +158,15 @@ int crdt_audit_view_digest(uint8_t out[QIAO_HASH_LEN],
 
 /* The statement's body. */
 typedef struct crdt_audit_claim {
+	bool all; /* every case held (under under) is in the bundle */
 	uint64_t cases;
 	uint8_t set[QIAO_HASH_LEN];
 	uint8_t view[QIAO_HASH_LEN];
-	char under[QIAO_CODE_MAX]; /* "" when absent */
+	char under[QIAO_CODE_MAX]; /* "" when absent (only with all) */
 } crdt_audit_claim;
 
 /* Encodes c into a new heap buffer (free() it). QIAO_ENOMEM, QIAO_EINVAL
- * for an under that is not a region code. */
+ * for an under that is not a region code, or given without all. */
 int crdt_audit_claim_encode(const crdt_audit_claim *c, uint8_t **out,
     size_t *len) QIAO_MUST_USE;
 

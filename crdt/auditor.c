@@ -450,6 +450,7 @@ check_statement(struct ctx *c)
 		return;
 	}
 	snprintf(r->under, sizeof(r->under), "%s", c->claim.under);
+	r->all = c->claim.all;
 	rc = trust_check(c, &st->e, &why);
 	if (rc == QIAO_ENOMEM) {
 		c->err = rc;
@@ -810,7 +811,8 @@ check_dag(struct ctx *c, size_t ci, struct step *s)
 			if (p < 0) {
 				add_issue(c, "missing-dep", false, (long)ci,
 				    "%s follows step %s, which is not in the "
-				    "bundle: a step was left out",
+				    "bundle: a step was left out (or the "
+				    "exporter never received it)",
 				    step_str(c, it, s1, sizeof(s1)),
 				    hex12(h, s[j].deps[d]));
 				continue;

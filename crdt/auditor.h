@@ -79,7 +79,8 @@ typedef struct crdt_audit_report {
 	bool decoded;       /* false: not a readable bundle (see issues) */
 	uint8_t exporter[QIAO_KEY_LEN];
 	uint64_t statement_seq, statement_hlc;
-	char under[QIAO_CODE_MAX];
+	bool all;           /* the statement claims every case held ... */
+	char under[QIAO_CODE_MAX]; /* ... under this code ("": anywhere) */
 	crdt_audit_who *keys; /* by key */
 	size_t nkeys;
 	crdt_audit_result *cases; /* in the bundle's order (by id) */

@@ -650,6 +650,7 @@ attempt(node *n, const uint8_t (*ids)[QIAO_HASH_LEN], size_t nids,
 	crdt_audit_set(claim.set, x.b.cases, x.b.ncases);
 	if ((rc = crdt_audit_view_digest(claim.view, x.b.view, x.b.nview)) != 0)
 		goto out;
+	claim.all = ids == NULL;
 	if (under != NULL && ids == NULL)
 		snprintf(claim.under, sizeof(claim.under), "%s", under);
 	if ((rc = crdt_audit_claim_encode(&claim, &body, &blen)) != QIAO_OK)
@@ -959,7 +960,7 @@ node_audit_reconcile(node *n, const uint8_t *buf, size_t len,
 	}
 	for (size_t i = 0; i < x.b.ncases && rc == QIAO_OK; i++)
 		rc = reconcile_case(&x, &x.b.cases[i]);
-	if (rc == QIAO_OK && x.claim.under[0] != '\0')
+	if (rc == QIAO_OK && x.claim.all)
 		rc = node_state_scan(x.txn, CRDT_REC_CASE, x.claim.under,
 		    on_local_case, &x);
 out:

@@ -482,6 +482,7 @@ restate(struct tb *t, node *exporter)
 	if (crdt_audit_view_digest(c.view, t->b.view, t->b.nview) != 0)
 		return false;
 	memcpy(c.under, old.under, sizeof(c.under));
+	c.all = old.all;
 	if (crdt_audit_claim_encode(&c, &body, &len) != QIAO_OK)
 		return false;
 	tb_keep(t, body);
@@ -1666,6 +1667,31 @@ t_export_all_under(void)
 		REQUIRE(node_audit_reconcile(w.T, enc, elen, &om, &nom, &forks,
 			    err, sizeof(err)) == QIAO_OK);
 		CHECK(nom == 1 && om[0].whole_case && !om[0].unstated);
+		free(om);
+		free(enc);
+		tb_free(&t);
+	}
+	/* Every case held, under no code: the statement says "all", so a
+	 * case left out is still named by reconcile. */
+	REQUIRE(node_audit_export(w.T, NULL, 0, NULL, path, &res, err,
+		    sizeof(err)) == QIAO_OK);
+	CHECK(res.cases == 6);
+	{
+		struct tb t;
+		node_audit_omission *om = NULL;
+		size_t nom = 0, forks = 0, elen;
+		uint8_t *enc;
+
+		REQUIRE(tb_load(&t, path));
+		REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
+		CHECK(r->all && r->under[0] == '\0' && r->failures == 0);
+		crdt_audit_report_free(r);
+		t.b.ncases--;
+		REQUIRE(restate(&t, w.T));
+		REQUIRE(crdt_audit_encode(&t.b, &enc, &elen) == QIAO_OK);
+		REQUIRE(node_audit_reconcile(w.T, enc, elen, &om, &nom, &forks,
+			    err, sizeof(err)) == QIAO_OK);
+		CHECK(nom == 1 && om[0].whole_case);
 		free(om);
 		free(enc);
 		tb_free(&t);

@@ -298,6 +298,7 @@ audit_restate(crdt_audit_bundle *b, const uint8_t *file, size_t flen,
 	if (crdt_audit_view_digest(c.view, b->view, b->nview) != QIAO_OK)
 		return die("%s", "out of memory");
 	memcpy(c.under, old.under, sizeof(c.under));
+	c.all = old.all;
 	if (crdt_audit_claim_encode(&c, &body, &blen) != QIAO_OK)
 		return die("%s", "cannot encode the statement");
 	*body_out = body;
