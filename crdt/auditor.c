@@ -787,12 +787,15 @@ check_dag(struct ctx *c, size_t ci, struct step *s)
 	long *par = malloc(n1 * QIAO_DEPS_MAX * sizeof(long));
 	/* children of j: child[coff[j] .. coff[j + 1]) */
 	size_t *coff = calloc(n + 1, sizeof(size_t));
+	/* an op whose ancestry lacks a step (its own deps or an ancestor's):
+	 * its chain cannot be judged, and missing-dep already says why */
+	bool *gap = calloc(n1, sizeof(bool));
 	size_t *child = malloc(n1 * QIAO_DEPS_MAX * sizeof(size_t));
 	size_t nr = 0;
 	char s1[320], s2[320];
 
 	if (!byhash || !anc || !indeg || !order || !ready || !par || !coff ||
-	    !child) {
+	    !child || !gap) {
 		c->err = QIAO_ENOMEM;
 		goto out;
 	}
@@ -809,6 +812,7 @@ check_dag(struct ctx *c, size_t ci, struct step *s)
 
 			par[j * QIAO_DEPS_MAX + d] = p;
 			if (p < 0) {
+				gap[j] = true;
 				add_issue(c, "missing-dep", false, (long)ci,
 				    "%s follows step %s, which is not in the "
 				    "bundle: a step was left out (or the "
@@ -872,6 +876,7 @@ check_dag(struct ctx *c, size_t ci, struct step *s)
 			for (size_t x = 0; x < words; x++)
 				a[x] |= anc[(size_t)p * words + x];
 			a[p / 64] |= UINT64_C(1) << (p % 64);
+			gap[j] |= gap[p];
 		}
 	}
 	/* Each author's steps on the case, in seq order: each descends from
@@ -899,7 +904,7 @@ check_dag(struct ctx *c, size_t ci, struct step *s)
 			    (prev < 0 || k->ops[prev].e.seq < o->e.seq))
 				prev = (long)i;
 		}
-		if (prev >= 0 && !bit(anc + j * words, (size_t)prev))
+		if (prev >= 0 && !gap[j] && !bit(anc + j * words, (size_t)prev))
 			add_issue(c, "unchained", false, (long)ci,
 			    "%s does not descend from %s, its author's previous "
 			    "step on the case: steps of two branches of a "
@@ -920,6 +925,7 @@ out:
 	free(par);
 	free(coff);
 	free(child);
+	free(gap);
 }
 
 /* Findings of a sound case: targets, conflicts, review. */
