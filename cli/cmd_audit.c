@@ -895,6 +895,19 @@ audit_verify(const char *cmd, int argc, char **argv)
 	if (rc != QIAO_OK)
 		return cli_fail(cmd, "%s", qiao_strerror(rc));
 	rc = o.json ? print_json(r, &o) : print_human(r, &o);
+	/* The report is on stdout; the failure also gets its one line. */
+	if (rc == CLI_FAIL && r->failures > 0) {
+		const char *first = "?";
+
+		for (size_t i = 0; i < r->nissues; i++)
+			if (!r->issues[i].finding) {
+				first = r->issues[i].code;
+				break;
+			}
+		cli_fail(cmd, "%s does not verify: %zu failure%s, the first: "
+			      "%s", o.file, r->failures,
+		    r->failures == 1 ? "" : "s", first);
+	}
 	crdt_audit_report_free(r);
 	return rc;
 }
@@ -1013,4 +1026,5 @@ cmd_audit(int argc, char **argv)
 }
 
 const cli_cmd cli_cmd_audit = { "audit",
-	cmd_audit, "export and verify a case's signed history", USAGE_AUDIT };
+	cmd_audit, "export, verify and reconcile a case's signed history",
+	USAGE_AUDIT };

@@ -76,6 +76,7 @@ check tamper.drop.verify 1 "$QIAO" audit verify "$T/t1.qab" --root "$ROOT"
 expect tamper.drop.statement grep -q 'statement: ' "$T/out"
 expect tamper.drop.missing grep -q 'missing-dep: ' "$T/out"
 expect tamper.drop.verdict grep -q '^verdict: FAILED' "$T/out"
+expect tamper.drop.stderr grep -q '^qiao: audit verify: .* does not verify: ' "$T/err"
 # ...and the exporter re-signing its statement over what is left:
 check tamper.restate 0 "$FORGE" audit-restate "$T/t1.qab" "$T/t2.qab" "$D" "$ROOT"
 check tamper.restate.verify 1 "$QIAO" audit verify "$T/t2.qab" --root "$ROOT"
