@@ -48,6 +48,8 @@ extern const cli_cmd cli_cmd_grid, cli_cmd_reg, cli_cmd_meeting,
 /* cli/cmd_node.c, cli/cmd_sync.c */
 extern const cli_cmd cli_cmd_node, cli_cmd_sync, cli_cmd_status,
     cli_cmd_heads, cli_cmd_bundle;
+/* Audit bundles (cmd_audit.c). */
+extern const cli_cmd cli_cmd_audit;
 
 /*
  * Reports a getopt_long failure (c is '?' or ':') as a usage error naming

@@ -40,6 +40,7 @@ const cli_cmd *const cli_commands[] = {
 	&cli_cmd_status,
 	&cli_cmd_heads,
 	&cli_cmd_bundle,
+	&cli_cmd_audit,
 	&cmd_help_def,
 	&cmd_version_def,
 	NULL,

@@ -9,6 +9,7 @@ static const struct {
 	{ QIAO_T_NOTE, "note" },
 	{ QIAO_T_ENROL, "enrol" },
 	{ QIAO_T_REVOKE, "revoke" },
+	{ QIAO_T_AUDIT, "audit" },
 	{ QIAO_T_GRID, "grid" },
 	{ QIAO_T_REG, "reg" },
 	{ QIAO_T_CASE_OPEN, "open" },

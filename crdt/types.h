@@ -15,6 +15,8 @@ enum crdt_type {
 	QIAO_T_NOTE = 1,   /* free text in the author's own log: {text} */
 	QIAO_T_ENROL = 2,  /* enrolment certificate (node/trust.h) */
 	QIAO_T_REVOKE = 3, /* revocation of a key after a seq */
+	QIAO_T_AUDIT = 4,  /* an exporter's statement on an audit bundle
+			      (crdt/audit.h, docs/AUDIT.md) */
 
 	/* Grid and registry (crdt/op.h, docs/OPERATIONS.md). */
 	QIAO_T_GRID = 16,  /* write fields of a grid record, by code */

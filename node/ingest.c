@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crdt/audit.h"
 #include "crdt/hex.h"
 #include "crdt/hlc.h"
 #include "crdt/op.h"
@@ -125,6 +126,15 @@ apply(struct batch *b, const crdt_entry *e, const uint8_t *body, size_t len,
 	switch (e->type) {
 	case QIAO_T_NOTE:
 		return QIAO_OK;
+	case QIAO_T_AUDIT: {
+		/* An exporter's statement on an audit bundle: nothing to fold,
+		 * but its body must say what docs/AUDIT.md says it does. */
+		crdt_audit_claim claim;
+
+		if (crdt_audit_claim_decode(&claim, body, len, why) != 0)
+			*op_rc = QIAO_EMALFORMED;
+		return QIAO_OK;
+	}
 	case QIAO_T_ENROL:
 	case QIAO_T_REVOKE:
 		return node_trust_apply(b->n, b->txn, e, body, len, op_rc, why,

@@ -22,6 +22,17 @@
  */
 #define DEPTH_MAX 16
 
+/*
+ * Depth alone does not bound the work: certificates are stored whoever
+ * signed them, so one enrolled station can publish enrolments among keys
+ * it made (each "enrolling" the others) and every question about them
+ * fans out at each of the 16 levels; a node asked one would spin for
+ * hours. A question weighing more than WORK_MAX certificates fails
+ * closed ("not enrolled"); a real chain weighs a handful.
+ * crdt/trustset.c mirrors this, so the offline verifier agrees.
+ */
+#define WORK_MAX 20000
+
 enum { RANK_NONE, RANK_VILLAGE, RANK_TOWN, RANK_DISTRICT, RANK_ROOT };
 
 static const char WHY_UNKNOWN[] =
@@ -207,6 +218,8 @@ struct ev {
 	node_txn *txn;
 	int err; /* the first store error; every answer after it is "no" */
 	int depth;
+	long work;  /* judge calls in this question */
+	bool over;  /* WORK_MAX ran out: every answer after it is "no" */
 };
 
 struct want {
@@ -363,8 +376,12 @@ judge(struct ev *v, const uint8_t *k, uint64_t q, uint64_t t,
 		out->boundary = UINT64_MAX;
 		return QIAO_OK;
 	}
-	if (v->err != QIAO_OK || v->depth >= DEPTH_MAX)
+	if (v->err != QIAO_OK || v->over || v->depth >= DEPTH_MAX)
 		return out->rc;
+	if (++v->work > WORK_MAX) {
+		v->over = true;
+		return out->rc;
+	}
 	if ((rc = load_rows(v->txn, k, &rs)) != QIAO_OK) {
 		v->err = rc;
 		return out->rc;
@@ -373,6 +390,16 @@ judge(struct ev *v, const uint8_t *k, uint64_t q, uint64_t t,
 	for (size_t i = 0; i < rs.nc; i++) {
 		uint64_t full = 0;
 
+		/* A certificate that cannot answer w is never weighed
+		 * (consider() skips it), so whether it counts is not asked:
+		 * that keeps every nested question a step up in rank, and
+		 * junk certificates among stations cannot fan out. The
+		 * node's own key is the exception: whether any certificate
+		 * of it counts decides whether its config stands in. */
+		if (w != NULL && !(self_ok && same_key(k, node_self(v->n))) &&
+		    !may_issue(rs.c[i].role, rs.c[i].c.region, w->role,
+			w->region))
+			continue;
 		if (!issued(v, &rs.c[i], &irank))
 			continue;
 		any = true;
@@ -393,7 +420,9 @@ judge(struct ev *v, const uint8_t *k, uint64_t q, uint64_t t,
 	}
 	v->depth--;
 	rows_free(&rs);
-	if (out->rc != QIAO_OK)
+	if (v->over)
+		out->rc = QIAO_EUNKNOWN; /* a partial answer is no answer */
+	else if (out->rc != QIAO_OK)
 		out->rc = seen;
 	return out->rc;
 }

@@ -3,6 +3,8 @@
  * Real nodes in temp dirs; entries move between them by node_ingest. */
 #include "tests/check.h"
 
+#include <signal.h>
+
 #include "crdt/body.h"
 #include "crdt/cert.h"
 #include "crdt/hlc.h"
@@ -1166,6 +1168,79 @@ t_convergence_any_order(void)
 	pool_free(&p);
 }
 
+/*
+ * Stations that "enrol" one another (none may; the rows are kept anyway,
+ * to be judged again whenever trust changes) and an honest village they
+ * also "enrol": a question about any of them must not fan out over the
+ * web. Before questions went up in rank, six such stations kept a node
+ * deciding for hours; the alarm turns such a hang into a failure.
+ */
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	printf("FAIL t_trust.t_junk_enrolments_do_not_fan_out: still "
+	       "deciding after 120 s\n");
+	fflush(stdout);
+	_exit(1);
+}
+
+static void
+t_junk_enrolments_do_not_fan_out(void)
+{
+	struct world w;
+	struct pool p = { 0 };
+	node *k[6];
+	node_trust_id id;
+	uint8_t *body;
+	size_t len;
+
+	REQUIRE(world(&w));
+	for (int i = 0; i < 6; i++) {
+		char region[32];
+
+		snprintf(region, sizeof(region), "500116001%03u",
+		    10u + (unsigned)i);
+		REQUIRE((k[i] = mk(QIAO_ROLE_VILLAGE, region, PK(w.root))) !=
+		    NULL);
+		REQUIRE_RC(enrol(w.town, k[i], "village", region), QIAO_OK);
+	}
+	REQUIRE(pull(w.dist, w.root));
+	REQUIRE(pull(w.dist, w.town));
+	for (int i = 0; i < 6; i++) {
+		REQUIRE(pool_add(&p, k[i]));
+		for (int j = 0; j < 6; j++) {
+			const uint8_t *subj = j == i ? PK(w.v1) : PK(k[j]);
+
+			REQUIRE_RC(enrol_body(subj, j == i ? "village" : "town",
+			    j == i ? "500116001001" : "500116001", 0, NULL, 0,
+			    &body, &len), QIAO_OK);
+			REQUIRE(pool_forge(&p, k[i], QIAO_T_ENROL, body, len,
+			    T0 + (uint64_t)(i * 6 + j) * 1000));
+			free(body);
+		}
+	}
+	signal(SIGALRM, on_alarm);
+	alarm(120);
+	REQUIRE(deliver(w.dist, &p));
+	/* Their entries stay in their logs (they are enrolled villages);
+	 * none of their enrolments counts. */
+	for (int i = 0; i < 6; i++) {
+		CHECK(head_seq(w.dist, PK(k[i])) == 6);
+		REQUIRE_RC(lookup(w.dist, PK(k[i]), &id), QIAO_OK);
+		CHECK(id.role == QIAO_ROLE_VILLAGE);
+	}
+	/* The honest village they cluttered is still itself. */
+	REQUIRE_RC(note(w.v1, "受理登记"), QIAO_OK);
+	REQUIRE(pull(w.dist, w.v1));
+	CHECK(head_seq(w.dist, PK(w.v1)) == 1);
+	REQUIRE_RC(lookup(w.dist, PK(w.v1), &id), QIAO_OK);
+	CHECK(id.role == QIAO_ROLE_VILLAGE);
+	CHECK(memcmp(id.issuer, PK(w.town), QIAO_KEY_LEN) == 0);
+	alarm(0);
+	pool_free(&p);
+}
+
 CHECK_MAIN(T(t_enrolled_chain_accepted),
     T(t_unenrolled_records_locally_accepted_later), T(t_own_log_never_cut),
     T(t_revocation_before_later_entries),
@@ -1175,4 +1250,4 @@ CHECK_MAIN(T(t_enrolled_chain_accepted),
     T(t_unauthorised_enrolment_does_not_count), T(t_who_may_revoke),
     T(t_revoked_issuer_takes_later_enrolments),
     T(t_self_revocation_stops_after_itself), T(t_forged_entry_rejected),
-    T(t_convergence_any_order))
+    T(t_convergence_any_order), T(t_junk_enrolments_do_not_fan_out))

@@ -15,8 +15,24 @@
  *   forge reauthor IN OUT INDEX KEYDIR make it that key's entry, validly
  *                                      signed
  *
- * INDEX counts entries from 0 in file order. Exit 0, 1 on failure, 2 on
- * usage.
+ * INDEX counts entries from 0 in file order.
+ *
+ * And audit bundles (crdt/audit.h), for tests/it_audit.sh:
+ *   forge audit-ops     B                 each op: CASE OP TYPE AUTHOR SEQ
+ *   forge audit-trust   B                 each trust entry: I TYPE AUTHOR
+ *                                         SEQ SUBJECT
+ *   forge audit-drop    B OUT CASE OP     leave an op out
+ *   forge audit-swap    B OUT CASE I J    swap two ops in the file's order
+ *   forge audit-flip    B OUT CASE OP     flip a bit of the op's signature
+ *   forge audit-untrust B OUT I           leave trust entry I out
+ *   forge audit-restate B OUT KEYDIR ROOT the exporter lies: state hashes
+ *                                         as the verifier folds the bundle
+ *                                         now (against ROOT, hex), then a
+ *                                         new statement over it at the same
+ *                                         seq, signed with KEYDIR's key
+ * CASE, OP, I, J count from 0 in the bundle's order.
+ *
+ * Exit 0, 1 on failure, 2 on usage.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +40,13 @@
 
 #include <sodium.h>
 
+#include "crdt/audit.h"
+#include "crdt/auditor.h"
+#include "crdt/body.h"
 #include "crdt/codec.h"
 #include "crdt/entry.h"
 #include "crdt/hex.h"
+#include "crdt/types.h"
 #include "node/keys.h"
 #include "node/logfile.h"
 
@@ -195,8 +215,206 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: forge cat|count|find|flip|body|drop|resign|"
-			"reauthor ... (see tests/tools/forge.c)\n");
+			"reauthor|audit-... ... (see tests/tools/forge.c)\n");
 	return 2;
+}
+
+/* Audit bundles. */
+
+static uint8_t *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)n + 1)) != NULL &&
+	    fread(buf, 1, (size_t)n, f) == (size_t)n) {
+		*len = (size_t)n;
+	} else {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+static int
+audit_save(const crdt_audit_bundle *b, const char *path)
+{
+	uint8_t *buf;
+	size_t len;
+	FILE *f;
+	int rc = 0;
+
+	if (crdt_audit_encode(b, &buf, &len) != QIAO_OK)
+		return die("%s", "cannot encode the bundle");
+	if ((f = fopen(path, "wb")) == NULL || fwrite(buf, 1, len, f) != len)
+		rc = die("cannot write %s", path);
+	if (f != NULL && fclose(f) != 0)
+		rc = die("cannot write %s", path);
+	free(buf);
+	return rc;
+}
+
+/* The exporter's lie: state hashes as folded now, and a new statement. */
+static int
+audit_restate(crdt_audit_bundle *b, const uint8_t *file, size_t flen,
+    const char *keydir, const char *roothex, uint8_t **body_out)
+{
+	uint8_t root[QIAO_KEY_LEN], *enc, *body;
+	crdt_audit_report *r;
+	crdt_audit_claim old, c;
+	const char *why;
+	size_t elen, blen;
+	node_keys *k;
+	int rc;
+
+	(void)file;
+	(void)flen;
+	if (crdt_hex_decode(root, QIAO_KEY_LEN, roothex) != QIAO_OK)
+		return usage();
+	if (crdt_audit_encode(b, &enc, &elen) != QIAO_OK)
+		return die("%s", "cannot encode");
+	rc = crdt_auditor_verify(enc, elen, root, &r);
+	free(enc);
+	if (rc != QIAO_OK)
+		return die("%s", "cannot verify");
+	for (size_t i = 0; i < r->ncases && i < b->ncases; i++)
+		if (r->cases[i].state != NULL)
+			crypto_generichash(b->cases[i].state, QIAO_HASH_LEN,
+			    r->cases[i].state, r->cases[i].slen, NULL, 0);
+	crdt_audit_report_free(r);
+	if (crdt_audit_claim_decode(&old, b->statement.body, b->statement.blen,
+		&why) != QIAO_OK)
+		return die("the statement does not read: %s", why);
+	memset(&c, 0, sizeof(c));
+	c.cases = b->ncases;
+	crdt_audit_set(c.set, b->cases, b->ncases);
+	if (crdt_audit_view_digest(c.view, b->view, b->nview) != QIAO_OK)
+		return die("%s", "out of memory");
+	memcpy(c.under, old.under, sizeof(c.under));
+	c.all = old.all;
+	if (crdt_audit_claim_encode(&c, &body, &blen) != QIAO_OK)
+		return die("%s", "cannot encode the statement");
+	*body_out = body;
+	b->statement.body = body;
+	b->statement.blen = blen;
+	b->statement.e.body_len = blen;
+	crdt_entry_body_hash(b->statement.e.body_hash, body, blen);
+	if (node_keys_load(&k, keydir) != QIAO_OK)
+		return die("cannot load the key in %s", keydir);
+	rc = crdt_entry_sign(&b->statement.e, node_keys_secret(k));
+	node_keys_free(k);
+	return rc == QIAO_OK ? 0 : die("%s", "cannot sign");
+}
+
+static size_t
+num(const char *s)
+{
+	return (size_t)strtoull(s, NULL, 10);
+}
+
+static int
+audit_run(int argc, char **argv)
+{
+	const char *op = argv[1];
+	crdt_audit_bundle b;
+	uint8_t *file, *body = NULL;
+	char err[200];
+	size_t flen;
+	int rc = 0;
+
+	if ((file = slurp(argv[2], &flen)) == NULL)
+		return die("cannot read %s", argv[2]);
+	if (crdt_audit_decode(&b, file, flen, err, sizeof(err)) != QIAO_OK) {
+		free(file);
+		return die("not a bundle: %s", err);
+	}
+	if (strcmp(op, "audit-ops") == 0) {
+		for (size_t c = 0; c < b.ncases; c++)
+			for (size_t i = 0; i < b.cases[c].nops; i++) {
+				const crdt_entry *e = &b.cases[c].ops[i].e;
+				char hex[2 * QIAO_KEY_LEN + 1];
+
+				crdt_hex_encode(hex, e->author, QIAO_KEY_LEN);
+				printf("%zu %zu %s %s %llu\n", c, i,
+				    crdt_type_name(e->type), hex,
+				    (unsigned long long)e->seq);
+			}
+		goto out;
+	}
+	if (strcmp(op, "audit-trust") == 0) {
+		for (size_t i = 0; i < b.ntrust; i++) {
+			const crdt_audit_item *it = &b.trust[i];
+			char hex[2 * QIAO_KEY_LEN + 1], sub[2 * QIAO_KEY_LEN + 1];
+			const uint8_t *p;
+			size_t n;
+
+			crdt_hex_encode(hex, it->e.author, QIAO_KEY_LEN);
+			if (crdt_body_get_bin(it->body, it->blen, "subject", &p,
+				&n) == QIAO_OK && n == QIAO_KEY_LEN)
+				crdt_hex_encode(sub, p, QIAO_KEY_LEN);
+			else
+				strcpy(sub, "?");
+			printf("%zu %s %s %llu %s\n", i,
+			    crdt_type_name(it->e.type), hex,
+			    (unsigned long long)it->e.seq, sub);
+		}
+		goto out;
+	}
+	if (argc < 4) {
+		rc = usage();
+		goto out;
+	}
+	if (strcmp(op, "audit-untrust") == 0 && argc == 5) {
+		size_t i = num(argv[4]);
+
+		if (i >= b.ntrust) {
+			rc = die("%s", "no such trust entry");
+			goto out;
+		}
+		memmove(&b.trust[i], &b.trust[i + 1],
+		    (b.ntrust - i - 1) * sizeof(*b.trust));
+		b.ntrust--;
+	} else if (strcmp(op, "audit-restate") == 0 && argc == 6) {
+		rc = audit_restate(&b, file, flen, argv[4], argv[5], &body);
+	} else if (argc >= 6 && num(argv[4]) < b.ncases) {
+		crdt_audit_case *c = &b.cases[num(argv[4])];
+		size_t i = num(argv[5]);
+
+		if (i >= c->nops) {
+			rc = die("%s", "no such op");
+		} else if (strcmp(op, "audit-drop") == 0 && argc == 6) {
+			memmove(&c->ops[i], &c->ops[i + 1],
+			    (c->nops - i - 1) * sizeof(*c->ops));
+			c->nops--;
+		} else if (strcmp(op, "audit-flip") == 0 && argc == 6) {
+			c->ops[i].e.raw[crdt_entry_raw_len(&c->ops[i].e) - 1] ^=
+			    0x01;
+		} else if (strcmp(op, "audit-swap") == 0 && argc == 7 &&
+		    num(argv[6]) < c->nops) {
+			crdt_audit_item t = c->ops[i];
+
+			c->ops[i] = c->ops[num(argv[6])];
+			c->ops[num(argv[6])] = t;
+		} else {
+			rc = usage();
+		}
+	} else {
+		rc = usage();
+	}
+	if (rc == 0)
+		rc = audit_save(&b, argv[3]);
+out:
+	free(body);
+	crdt_audit_fini(&b);
+	free(file);
+	return rc;
 }
 
 static int
@@ -209,6 +427,8 @@ run(int argc, char **argv)
 	if (argc < 3)
 		return usage();
 	op = argv[1];
+	if (strncmp(op, "audit-", 6) == 0)
+		return audit_run(argc, argv);
 	if (strcmp(op, "cat") == 0) {
 		for (int k = 3; k < argc; k++) {
 			size_t before = nrecs;

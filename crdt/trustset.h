@@ -1,0 +1,116 @@
+/*
+ * trustset — the trust rules over a set of enrolments and revocations held
+ * in memory, anchored on a root key: who may sign an entry, and under which
+ * identity (role, region, name). No store, no I/O: the offline verifier of
+ * audit bundles (crdt/auditor.h) judges with it, from nothing but the
+ * entries a bundle carries and the root key the auditor gives.
+ *
+ * The rules are those every node applies at ingest (node/trust.h, README
+ * "Trust: enrolment and revocation"); tests/t_audit.c checks the two
+ * agree on random sets of certificates and revocations:
+ *   - a certificate counts when its issuer could issue it at the issuer's
+ *     entry (seq, time): the root enrols districts, towns and villages
+ *     anywhere; a district towns and villages under its code; a town
+ *     villages under its code; the issuer's own certificate counting there;
+ *   - a revocation of K after seq A, issued by the root or by K itself,
+ *     withdraws every certificate of K; by anyone else, those the issuer
+ *     could have issued; an enrolment that supersedes K revokes it the same
+ *     way; a key's revocation of itself takes effect after that entry;
+ *   - an entry of K at seq q stamped t is accepted when K is the root, or a
+ *     certificate of K counts, is not withdrawn before q, and has not
+ *     expired at t;
+ *   - of several counting certificates, the highest role, then the
+ *     highest-ranked issuer, then the lowest entry hash gives K's identity.
+ * A node also trusts its own key on its config before it is enrolled; a
+ * verifier has no such key, so that rule has no counterpart here.
+ */
+#ifndef QIAO_CRDT_TRUSTSET_H
+#define QIAO_CRDT_TRUSTSET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/cert.h"
+#include "crdt/entry.h"
+#include "crdt/err.h"
+
+enum crdt_role {
+	CRDT_ROLE_NONE = 0,
+	CRDT_ROLE_VILLAGE,
+	CRDT_ROLE_TOWN,
+	CRDT_ROLE_DISTRICT,
+	CRDT_ROLE_ROOT,
+};
+
+/* "village", "town", "district", "root"; "none" otherwise. */
+const char *crdt_role_name(enum crdt_role role);
+
+typedef struct crdt_trust_id {
+	enum crdt_role role;
+	char region[QIAO_CERT_REGION_MAX]; /* "" for the root: everywhere */
+	char name[QIAO_CERT_NAME_MAX];     /* "root" for the root */
+	uint8_t issuer[QIAO_KEY_LEN];      /* zero for the root */
+	uint8_t cert[QIAO_HASH_LEN];       /* the deciding enrolment's hash */
+	uint64_t until;                    /* 0: no expiry */
+	/* check: the last seq the accepting certificate allows;
+	 * lookup: the last seq any counting certificate allows.
+	 * UINT64_MAX: not revoked. */
+	uint64_t revoked_after;
+} crdt_trust_id;
+
+typedef struct crdt_trustset crdt_trustset;
+
+/* A set anchored on root (copied). QIAO_ENOMEM. */
+int crdt_trustset_new(crdt_trustset **out, const uint8_t root[QIAO_KEY_LEN])
+    QIAO_MUST_USE;
+/* Accepts NULL. */
+void crdt_trustset_free(crdt_trustset *ts);
+
+/*
+ * Adds the rows of a trust entry (QIAO_T_ENROL or QIAO_T_REVOKE) whose body
+ * already matched its header (crdt_entry_check_body). The caller checks the
+ * signature. Returns QIAO_OK when the entry made rows (whether they count is
+ * decided when a question is asked, from the whole set, so the order of
+ * adding does not matter); QIAO_EMALFORMED or QIAO_EUNAUTH with a static
+ * reason in *why when it makes none, as on a node (an unreadable body, a
+ * role or region that cannot be, the root key as subject); QIAO_EINVAL for
+ * another type; QIAO_ENOMEM.
+ */
+int crdt_trustset_add(crdt_trustset *ts, const crdt_entry *e,
+    const uint8_t *body, size_t len, const char **why) QIAO_MUST_USE;
+
+/*
+ * May key sign its entry at seq, stamped ms (Unix ms)? QIAO_OK and *id (may
+ * be NULL) filled; else QIAO_EUNKNOWN, QIAO_EREVOKED or QIAO_EEXPIRED with
+ * a static reason in *why (may be NULL). QIAO_ENOMEM.
+ */
+int crdt_trustset_check(crdt_trustset *ts,
+    const uint8_t key[QIAO_KEY_LEN], uint64_t seq, uint64_t ms,
+    crdt_trust_id *id, const char **why) QIAO_MUST_USE;
+
+/*
+ * The identity key signs under, for attributing its entries: the root, or
+ * its best counting certificate whatever its expiry or revocation.
+ * QIAO_EUNKNOWN when no certificate of it counts; QIAO_ENOMEM.
+ */
+int crdt_trustset_lookup(crdt_trustset *ts,
+    const uint8_t key[QIAO_KEY_LEN], crdt_trust_id *id) QIAO_MUST_USE;
+
+/*
+ * Why no certificate of key counts, for people: "no enrolment of the key",
+ * or what its best-placed enrolment lacks ("its issuer ... may not enrol a
+ * village under ..."). Writes a line into buf.
+ */
+void crdt_trustset_explain(crdt_trustset *ts,
+    const uint8_t key[QIAO_KEY_LEN], char *buf, size_t cap);
+
+/* The number of distinct subjects of enrolments, and the i-th of them (in
+ * key order), for enumerating who may write where. */
+size_t crdt_trustset_subjects(crdt_trustset *ts);
+const uint8_t *crdt_trustset_subject(crdt_trustset *ts, size_t i);
+
+/* True if region is code or under it (a prefix test; "" is everywhere). */
+bool crdt_trust_covers(const char *region, const char *code);
+
+#endif
