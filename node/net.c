@@ -72,7 +72,7 @@ struct link {
 	struct msg *pend;    /* arrived ahead of rx_seq */
 	size_t npend;
 	uint64_t last_rx;
-	bool spoke;          /* delivered at least one message */
+	bool confirmed;      /* the layer above vouched for it */
 };
 
 struct lconn {
@@ -340,7 +340,6 @@ deliver_one(node_net *net, struct link *l, int up, const uint8_t *p,
 	}
 	e->msg = copy;
 	e->len = len;
-	l->spoke = true;
 	return QIAO_OK;
 }
 
@@ -949,9 +948,10 @@ up_close(node_net *net, struct up *u, const char *why, bool tell)
 		d->gen++;
 	}
 	purge_comps(net, u->slots, u->nslots * sizeof(*u->slots));
-	/* A link that carried messages starts over quickly; one that
-	 * failed before a word backs off further each time. */
-	if (u->l.spoke || u->backoff == 0)
+	/* A link the layer above confirmed (its handshake succeeded) starts
+	 * over quickly; one that failed before that -- unreachable, refused,
+	 * broken -- backs off further each time. */
+	if (u->l.confirmed || u->backoff == 0)
 		u->backoff = net->o.reconnect_min_ms;
 	else if (u->backoff < net->o.reconnect_max_ms / 2)
 		u->backoff *= 2;
@@ -1183,6 +1183,17 @@ node_net_drop(node_net *net, uint64_t conn)
 		lconn_drop(net, lc, NULL, false);
 	else
 		up_close(net, u, NULL, false);
+}
+
+void
+node_net_confirm(node_net *net, uint64_t conn)
+{
+	struct lconn *lc;
+	struct up *u;
+	struct link *l = find_link(net, conn, &lc, &u);
+
+	if (l != NULL)
+		l->confirmed = true;
 }
 
 void

@@ -85,6 +85,12 @@ size_t node_net_backlog(node_net *net, uint64_t conn);
  * event follows for it. */
 void node_net_drop(node_net *net, uint64_t conn);
 
+/* The layer above vouches for conn (its link handshake succeeded): when a
+ * dialed link that was confirmed goes away it is redialed after
+ * reconnect_min; one never confirmed (refused, or failing its handshake)
+ * backs off further each time, up to reconnect_max. */
+void node_net_confirm(node_net *net, uint64_t conn);
+
 /*
  * Waits up to timeout_ms for the next event. QIAO_OK with *ev filled,
  * QIAO_ETIMEDOUT when nothing happened.
