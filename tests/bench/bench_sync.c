@@ -366,9 +366,13 @@ main(int argc, char **argv)
 	}
 	vps = verify_rate();
 	printf("sync_verify_per_s: %.0f\n", vps);
-	pthread_create(&th, NULL, serve, &srv);
 	dst = make_node("dst", QIAO_ROLE_DISTRICT, "500116", node_self(src),
 	    NULL, NULL);
+	/* The link admits enrolled keys only: the source (the root) enrols
+	 * the destination, which needs nothing to know the root. */
+	if ((rc = tn_enrol(src, dst, QIAO_ROLE_DISTRICT, "500116")) != 0)
+		die("enrol dst", rc);
+	pthread_create(&th, NULL, serve, &srv);
 	t = sync_once(dst, url, &bytes, &stored);
 	printf("sync_full_entries: %llu\n", (unsigned long long)stored);
 	printf("sync_full_seconds: %.2f\n", t);
@@ -416,9 +420,11 @@ main(int argc, char **argv)
 		if ((rc = node_daemon_new(&srv.d, src2, &o)) != QIAO_OK)
 			die("server", rc);
 	}
-	pthread_create(&th, NULL, serve, &srv);
 	dst2 = make_node("dst2", QIAO_ROLE_DISTRICT, "500116",
 	    node_self(src2), NULL, NULL);
+	if ((rc = tn_enrol(src2, dst2, QIAO_ROLE_DISTRICT, "500116")) != 0)
+		die("enrol dst2", rc);
+	pthread_create(&th, NULL, serve, &srv);
 	t = sync_once(dst2, url2, &bytes, &stored);
 	printf("sync_cases: %llu\n", (unsigned long long)stored);
 	printf("sync_cases_stored_bytes: %llu\n",
