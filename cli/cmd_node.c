@@ -96,6 +96,10 @@ node_run(int argc, char **argv)
 				     "qiao init)",
 		    dir);
 	}
+	if ((rc = node_load_key(n)) != QIAO_OK) {
+		node_close(n);
+		return cli_fail(cmd, "%s/key: %s", dir, qiao_strerror(rc));
+	}
 	node_log_set_level((enum node_log_level)node_get_conf(n)->log_level);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

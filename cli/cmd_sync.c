@@ -25,7 +25,9 @@
 	"Syncs once with the node at URL (e.g. tcp://10.1.0.1:7420) and\n"  \
 	"exits 0 when both sides hold each other's entries for the scope\n" \
 	"they share; 1 if it cannot reach the peer within --timeout\n"      \
-	"(default 60s) or entries were rejected (the reason is printed).\n"
+	"(default 60s), the link is refused (a key not enrolled or\n"      \
+	"revoked, at either end) or entries were rejected (the reason is\n" \
+	"printed). The link proves both stations' keys and encrypts.\n"
 
 #define USAGE_STATUS                                                        \
 	"usage: qiao status [--dir DIR] [--json]\n"                         \
@@ -143,6 +145,12 @@ cmd_sync(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	dopts.upstream = &peer;
 	dopts.nupstream = 1;
+	/* The link proves the station's key: a bad key file fails here,
+	 * with its reason, not on every dial. */
+	if ((rc = node_load_key(n)) != QIAO_OK) {
+		node_close(n);
+		return cli_fail(cmd, "%s/key: %s", dir, qiao_strerror(rc));
+	}
 	if ((rc = node_daemon_new(&d, n, &dopts)) != QIAO_OK) {
 		node_close(n);
 		return cli_fail(cmd, "%s", qiao_strerror(rc));
@@ -153,7 +161,9 @@ cmd_sync(int argc, char **argv)
 		if (node_daemon_step(d, 50) != QIAO_OK)
 			break;
 		node_daemon_upstream_state(d, 0, &up);
-		if (up.blocked)
+		/* Entries rejected, or the link refused (a key not enrolled
+		 * or revoked, at either end): retrying will not help. */
+		if (up.blocked || up.refused)
 			break;
 		/* In sync: a moment more so our last SYNCED reaches it. */
 		if (up.in_sync && settle == 0)
@@ -191,6 +201,8 @@ cmd_sync(int argc, char **argv)
 	if (interrupted)
 		return cli_fail(cmd, "interrupted");
 	if (up.blocked)
+		return cli_fail(cmd, "%s: %s", peer, up.why);
+	if (up.refused)
 		return cli_fail(cmd, "%s: %s", peer, up.why);
 	if (!up.connected && up.stored == 0)
 		return cli_fail(cmd, "could not sync with %s within %llums%s%s",

@@ -327,8 +327,9 @@ static const char *
 set_max_message(qiao_conf *c, const char *v)
 {
 	if (conf_parse_size(v, &c->max_message) != QIAO_OK ||
-	    c->max_message < (256 << 10) || c->max_message > (64 << 20))
-		return "max_message must be a size from 256K to 64M";
+	    c->max_message < (256 << 10) ||
+	    c->max_message > QIAO_NET_MAX_MESSAGE_MAX)
+		return "max_message must be a size from 256K to 4M";
 	return NULL;
 }
 

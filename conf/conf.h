@@ -67,6 +67,9 @@ typedef struct qiao_conf {
 #define QIAO_NET_POLL_MS (20 * 1000)
 #define QIAO_NET_CHANGE_POLL_MS 200
 #define QIAO_NET_MAX_MESSAGE (1024 * 1024)
+/* The largest max_message: one sealed link frame carries at most 4 MiB
+ * (NODE_LINK_PLAIN_MAX, node/link.h). */
+#define QIAO_NET_MAX_MESSAGE_MAX (4 * 1024 * 1024)
 #define QIAO_NET_TIMEOUT_MS (90 * 1000)
 #define QIAO_NET_MAX_PEERS 1024
 

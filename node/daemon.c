@@ -6,15 +6,24 @@
 #include "crdt/hex.h"
 #include "node/channel.h"
 #include "node/daemon.h"
+#include "node/link.h"
 #include "node/log.h"
 #include "node/net.h"
 #include "node/sync.h"
+
+/* The transport's limit is max_message + 64 (node_daemon_new): a sealed
+ * sync message in its carrier (5 bytes) fits, and a handshake frame is
+ * far below any max_message. */
+_Static_assert(5 + NODE_LINK_OVERHEAD <= 64, "a sealed message fits");
 
 struct sess {
 	uint64_t conn;
 	int upstream; /* -1: accepted */
 	node_channel *ch;
-	node_sync *sync;
+	node_sync *sync; /* NULL until the link is established */
+	uint64_t deadline;  /* mono ms: the handshake must be over by then */
+	uint64_t linger;    /* mono ms: refused; closed once the refusal had
+			     * time to reach the peer (0: not refused) */
 	bool noted;   /* URL recorded for the peer */
 	bool was_in_sync;
 	struct sess *next;
@@ -24,7 +33,7 @@ struct upstate {
 	char url[QIAO_URL_MAX];
 	uint64_t conn;
 	char why[200];
-	bool in_sync, blocked;
+	bool in_sync, blocked, refused;
 	uint64_t stored, entries_out;
 };
 
@@ -49,36 +58,22 @@ mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The key we reached over url before, if any. */
-struct by_url {
-	const char *url;
-	bool found;
-	uint8_t key[QIAO_KEY_LEN];
-	uint64_t seen;
-};
-
-static int
-on_peer_url(void *ctx, const node_sync_peer *p)
+/* The proven key, once the link is established. */
+static const uint8_t *
+sess_peer(const struct sess *s)
 {
-	struct by_url *b = ctx;
-
-	if (strcmp(p->url, b->url) == 0 && (!b->found || p->seen_ms > b->seen)) {
-		b->found = true;
-		memcpy(b->key, p->key, QIAO_KEY_LEN);
-		b->seen = p->seen_ms;
-	}
-	return 0;
+	return s->ch != NULL ? node_channel_peer(s->ch) : NULL;
 }
 
 static void
 sess_label(const struct node_daemon *d, const struct sess *s, char *buf,
     size_t len)
 {
-	const node_sync_info *in = node_sync_get_info(s->sync);
+	const uint8_t *peer = sess_peer(s);
 	char hex[2 * QIAO_KEY_LEN + 1] = "?";
 
-	if (in->hello)
-		crdt_hex_encode(hex, in->peer, QIAO_KEY_LEN);
+	if (peer != NULL)
+		crdt_hex_encode(hex, peer, QIAO_KEY_LEN);
 	if (s->upstream >= 0)
 		snprintf(buf, len, "%s (%.16s)", d->ups[s->upstream].url, hex);
 	else
@@ -117,32 +112,41 @@ sess_find(node_daemon *d, uint64_t conn)
 }
 
 /* Ends a session that failed: one line, the peer dropped, the rest go
- * on. */
+ * on. `what` (may be NULL) says what failed when qiao_strerror(rc) would
+ * not, e.g. "link refused". */
 static void
-sess_fail(node_daemon *d, struct sess *s, int rc, const char *why)
+sess_fail_as(node_daemon *d, struct sess *s, const char *what, int rc,
+    const char *why)
 {
-	char label[320];
+	const uint8_t *peer = sess_peer(s);
+	char label[320], msg[200];
 
+	if (what == NULL)
+		what = qiao_strerror(rc);
+	snprintf(msg, sizeof(msg), "%s%s%s", what, why ? ": " : "",
+	    why ? why : "");
 	sess_label(d, s, label, sizeof(label));
-	node_log(NODE_LOG_WARN, "daemon", "%s: %s%s%s; dropping it", label,
-	    qiao_strerror(rc), why ? ": " : "", why ? why : "");
+	node_log(NODE_LOG_WARN, "daemon", "%s: %s; dropping it", label, msg);
 	if (s->upstream >= 0)
 		snprintf(d->ups[s->upstream].why,
-		    sizeof(d->ups[s->upstream].why), "%s%s%s",
-		    qiao_strerror(rc), why ? ": " : "", why ? why : "");
-	if (node_sync_get_info(s->sync)->hello) {
-		char msg[QIAO_SYNC_REASON_MAX];
+		    sizeof(d->ups[s->upstream].why), "%s", msg);
+	if (peer != NULL) {
+		char note[QIAO_SYNC_REASON_MAX];
 
-		snprintf(msg, sizeof(msg), "%s%s%.80s", qiao_strerror(rc),
-		    why ? ": " : "", why ? why : "");
+		snprintf(note, sizeof(note), "%.100s", msg);
 		/* A failed note costs only the status line; the store logs. */
-		int nrc = node_sync_peer_note(d->n,
-		    node_sync_get_info(s->sync)->peer, NULL, msg);
+		int nrc = node_sync_peer_note(d->n, peer, NULL, note);
 
 		(void)nrc;
 	}
 	node_net_drop(d->net, s->conn);
 	sess_free(d, s);
+}
+
+static void
+sess_fail(node_daemon *d, struct sess *s, int rc, const char *why)
+{
+	sess_fail_as(d, s, NULL, rc, why);
 }
 
 /* Sends what the session has to say. */
@@ -159,8 +163,8 @@ flush(node_daemon *d, struct sess *s)
 		if (rc != QIAO_OK)
 			return rc;
 	}
-	if (!node_channel_established(s->ch))
-		return QIAO_OK;
+	if (s->sync == NULL)
+		return QIAO_OK; /* no sync message before the link is up */
 	while ((rc = node_sync_pop(s->sync, &m, &len)) == QIAO_OK) {
 		rc = node_channel_seal(s->ch, m, len, &f, &flen);
 		free(m);
@@ -178,10 +182,14 @@ flush(node_daemon *d, struct sess *s)
 static void
 observe(node_daemon *d, struct sess *s)
 {
-	const node_sync_info *in = node_sync_get_info(s->sync);
-	bool now = node_sync_in_sync(s->sync);
+	const node_sync_info *in;
+	bool now;
 	char label[320];
 
+	if (s->sync == NULL)
+		return;
+	in = node_sync_get_info(s->sync);
+	now = node_sync_in_sync(s->sync);
 	if (in->hello && !s->noted && s->upstream >= 0) {
 		s->noted = true;
 		if (node_sync_peer_note(d->n, in->peer,
@@ -217,49 +225,94 @@ observe(node_daemon *d, struct sess *s)
 static void
 on_up(node_daemon *d, const node_net_event *ev)
 {
-	node_sync_opts so = { .zstd_level = -1 };
-	struct by_url b = { 0 };
-	node_txn *txn;
+	const qiao_conf *c = node_get_conf(d->n);
 	struct sess *s;
 	int rc;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		goto nomem;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		node_log(NODE_LOG_ERR, "daemon", "out of memory for a session");
+		node_net_drop(d->net, ev->conn);
+		return;
+	}
 	s->conn = ev->conn;
 	s->upstream = ev->upstream;
-	so.initiator = ev->upstream >= 0;
-	if (so.initiator) {
-		d->ups[ev->upstream].conn = ev->conn;
-		b.url = d->ups[ev->upstream].url;
-		if (node_store_txn_begin(node_get_store(d->n), false, &txn) ==
-		    QIAO_OK) {
-			if (node_sync_peer_each(txn, on_peer_url, &b) != 0)
-				b.found = false;
-			node_store_txn_abort(txn);
-		}
-		if (b.found)
-			so.expect_peer = b.key;
-	}
-	if (node_channel_new(&s->ch, d->n, so.initiator) != QIAO_OK ||
-	    node_sync_new(&s->sync, d->n, &so) != QIAO_OK) {
-		node_channel_free(s->ch);
-		free(s);
-		goto nomem;
+	s->deadline = mono_ms() + c->timeout_ms;
+	if (s->upstream >= 0) {
+		d->ups[s->upstream].conn = ev->conn;
+		d->ups[s->upstream].in_sync = false;
 	}
 	s->next = d->sessions;
 	d->sessions = s;
 	d->nsess++;
-	if (so.initiator && (rc = node_sync_start(s->sync, node_now_ms(d->n))) !=
+	/* The link first: an initiator's HELLO frame goes out now. */
+	if ((rc = node_channel_new(&s->ch, d->n, s->upstream >= 0)) !=
 	    QIAO_OK) {
-		sess_fail(d, s, rc, "cannot start (no station key?)");
+		sess_fail(d, s, rc, "cannot start the link (the station key?)");
 		return;
 	}
 	if ((rc = flush(d, s)) != QIAO_OK)
 		sess_fail(d, s, rc, NULL);
-	return;
-nomem:
-	node_log(NODE_LOG_ERR, "daemon", "out of memory for a session");
-	node_net_drop(d->net, ev->conn);
+}
+
+/* The link is up: both keys are proven and welcome. The sync session
+ * starts now, bound to the proven key. */
+static int
+link_up(node_daemon *d, struct sess *s)
+{
+	const uint8_t *peer = node_channel_peer(s->ch);
+	node_sync_opts so = { .zstd_level = -1 };
+	char label[320];
+	int rc;
+
+	so.initiator = s->upstream >= 0;
+	/* We know whom we reached, so our HELLO can say what of its log we
+	 * hold. */
+	so.expect_peer = peer;
+	so.proven_peer = peer;
+	if ((rc = node_sync_new(&s->sync, d->n, &so)) != QIAO_OK)
+		return rc;
+	if (s->upstream >= 0) {
+		d->ups[s->upstream].refused = false;
+		d->ups[s->upstream].why[0] = '\0';
+	}
+	node_net_confirm(d->net, s->conn);
+	sess_label(d, s, label, sizeof(label));
+	node_log(NODE_LOG_INFO, "daemon", "%s: link up", label);
+	if (so.initiator)
+		return node_sync_start(s->sync, node_now_ms(d->n));
+	return QIAO_OK;
+}
+
+/*
+ * The link failed (final). A responder that refused the peer has one
+ * sealed frame to send, saying so and nothing else: it goes out and the
+ * connection is kept, ignored, until the peer closes it or a moment
+ * passes; any other failure drops the connection at once.
+ */
+static void
+link_fail(node_daemon *d, struct sess *s, int rc, const char *why)
+{
+	char label[320];
+	uint8_t *f;
+	size_t flen;
+	bool sent = false;
+
+	if (s->upstream >= 0 && rc == QIAO_EUNAUTH)
+		d->ups[s->upstream].refused = true;
+	while (node_channel_pop(s->ch, &f, &flen) == QIAO_OK) {
+		sent |= node_net_send(d->net, s->conn, f, flen) == QIAO_OK;
+		free(f);
+	}
+	if (!sent) {
+		sess_fail_as(d, s, rc == QIAO_EUNAUTH ? "link refused"
+						      : "link failed",
+		    rc, why);
+		return;
+	}
+	sess_label(d, s, label, sizeof(label));
+	node_log(NODE_LOG_WARN, "daemon", "%s: link refused: %s; closing it",
+	    label, why ? why : qiao_strerror(rc));
+	s->linger = mono_ms() + 2000;
 }
 
 static void
@@ -269,13 +322,26 @@ on_msg(node_daemon *d, const node_net_event *ev)
 	const char *why = NULL;
 	uint8_t *plain = NULL;
 	size_t plen = 0;
+	bool was;
 	int rc;
 
-	if (s == NULL)
+	if (s == NULL || s->linger != 0)
 		return;
-	rc = node_channel_open(s->ch, ev->msg, ev->len, &plain, &plen);
+	was = node_channel_established(s->ch);
+	rc = node_channel_open(s->ch, ev->msg, ev->len, &plain, &plen, &why);
 	if (rc != QIAO_OK) {
-		sess_fail(d, s, rc, "a frame that does not open");
+		if (was)
+			sess_fail_as(d, s, rc == QIAO_ECRYPTO
+				? "a sealed frame does not open"
+				: NULL,
+			    rc, why);
+		else
+			link_fail(d, s, rc, why);
+		return;
+	}
+	if (!was && node_channel_established(s->ch) &&
+	    (rc = link_up(d, s)) != QIAO_OK) {
+		sess_fail(d, s, rc, "cannot start the sync session");
 		return;
 	}
 	if (plain != NULL) {
@@ -283,7 +349,8 @@ on_msg(node_daemon *d, const node_net_event *ev)
 		    &why);
 		free(plain);
 		if (rc != QIAO_OK) {
-			sess_fail(d, s, rc, why);
+			sess_fail_as(d, s, rc == QIAO_EUNAUTH ? "refused" : NULL,
+			    rc, why);
 			return;
 		}
 	}
@@ -326,9 +393,26 @@ poll_store(node_daemon *d)
 		tick = 0;
 	node_store_txn_abort(txn);
 	for (s = d->sessions; s != NULL; s = next) {
+		uint64_t mono = mono_ms();
 		int rc;
 
 		next = s->next;
+		if (s->linger != 0) {
+			if (mono >= s->linger) {
+				node_net_drop(d->net, s->conn);
+				sess_free(d, s);
+			}
+			continue;
+		}
+		if (s->sync == NULL) {
+			/* A peer that connects and never finishes the
+			 * handshake holds a connection for nothing. */
+			if (mono >= s->deadline)
+				link_fail(d, s, QIAO_ETIMEDOUT,
+				    "the link handshake did not finish in "
+				    "time");
+			continue;
+		}
 		rc = node_sync_poll(s->sync, now, tick);
 		if (rc == QIAO_OK)
 			rc = flush(d, s);
@@ -346,6 +430,8 @@ node_daemon_new(node_daemon **out, node *n, const node_daemon_opts *o)
 {
 	const qiao_conf *c = node_get_conf(n);
 	node_net_opts no = {
+		/* A sync message, sealed (NODE_LINK_OVERHEAD), in its
+		 * carrier (5 bytes): headroom to spare. */
 		.max_message = c->max_message + 64,
 		.reconnect_min_ms = c->reconnect_min_ms,
 		.reconnect_max_ms = c->reconnect_max_ms,
@@ -363,6 +449,12 @@ node_daemon_new(node_daemon **out, node *n, const node_daemon_opts *o)
 
 	if (d == NULL)
 		return QIAO_ENOMEM;
+	/* Every link proves the station's key: load it now, so a missing or
+	 * unsafe key file stops the daemon at the start, not every link. */
+	if ((rc = node_load_key(n)) != QIAO_OK) {
+		free(d);
+		return rc;
+	}
 	d->n = n;
 	if (nup > 0 && (d->ups = calloc(nup, sizeof(*d->ups))) == NULL) {
 		free(d);
@@ -457,6 +549,7 @@ node_daemon_upstream_state(const node_daemon *d, size_t i,
 	out->connected = d->ups[i].conn != 0;
 	out->in_sync = d->ups[i].in_sync;
 	out->blocked = d->ups[i].blocked;
+	out->refused = d->ups[i].refused;
 	out->stored = d->ups[i].stored;
 	out->entries_out = d->ups[i].entries_out;
 	snprintf(out->why, sizeof(out->why), "%s", d->ups[i].why);

@@ -1,8 +1,10 @@
 /*
- * daemon — the node's loop: connections from node/net, one channel
- * (node/channel.h) and one sync session (node/sync.h) per connection, and
- * the store's change tick polled so CLI writes from other processes are
- * announced promptly. `qiao node run` runs it until a signal; `qiao sync`
+ * daemon — the node's loop: connections from node/net; per connection one
+ * channel (node/channel.h: the link handshake, then sealed frames) and,
+ * once the link is up, one sync session (node/sync.h) bound to the peer's
+ * proven key; and the store's change tick polled so CLI writes from other
+ * processes are announced promptly. A connection whose handshake is not
+ * over within [net] timeout is dropped. `qiao node run` runs it until a signal; `qiao sync`
  * runs it with one upstream until both sides are in sync.
  *
  * Nothing here blocks on one peer's behalf: a message is handled when it
@@ -32,8 +34,10 @@ typedef struct node_daemon_opts {
 } node_daemon_opts;
 
 /*
- * Sets up listening and dialing for n. QIAO_ENET (listen failed: the
- * address is logged), QIAO_ENOMEM. n must outlive the daemon.
+ * Sets up listening and dialing for n, after loading its key (every link
+ * proves it). QIAO_ENET (listen failed: the address is logged),
+ * QIAO_ENOMEM, and node_load_key's errors (QIAO_ENOTFOUND, QIAO_EPERM,
+ * QIAO_EMALFORMED, QIAO_EIO). n must outlive the daemon.
  */
 int node_daemon_new(node_daemon **out, node *n, const node_daemon_opts *o)
     QIAO_MUST_USE;
@@ -52,6 +56,8 @@ typedef struct node_daemon_upstream {
 	bool connected;
 	bool in_sync;
 	bool blocked;   /* entries were rejected; see why */
+	bool refused;   /* the last link was refused, by the peer or by us
+			 * (a key not enrolled, or revoked); see why */
 	uint64_t stored, entries_out;
 	char why[200];  /* last error or rejection */
 } node_daemon_upstream;

@@ -24,6 +24,21 @@
 #define REORDER_MAX 256  /* messages waiting for an earlier one */
 #define POOL_MIN 16      /* listener contexts kept receiving */
 
+/*
+ * Closing a connection while a message is arriving on it can wedge nng
+ * 1.5.2 for good: its TCP transport loses the pipe's receive when the
+ * close lands between a message's header and its body, the pipe is never
+ * reaped, no later pipe of the socket is either, and nng_close then waits
+ * forever (fixed in nng 1.6.0: nanomsg/nng#1636). So a connection we drop
+ * is made quiet first: nothing more is answered or sent on it, and its
+ * pipe (or socket) is closed once nothing has arrived for CLOSE_QUIET_MS
+ * -- a REQ peer whose requests go unanswered has nothing left to send,
+ * and a REP peer has nothing to answer once ours are answered -- or after
+ * CLOSE_MAX_MS whatever the peer does.
+ */
+#define CLOSE_QUIET_MS 200
+#define CLOSE_MAX_MS 3000
+
 enum ctx_state { CS_IDLE = 0, CS_RECV, CS_HELD, CS_SEND };
 
 struct lconn;
@@ -72,19 +87,21 @@ struct link {
 	struct msg *pend;    /* arrived ahead of rx_seq */
 	size_t npend;
 	uint64_t last_rx;
-	bool spoke;          /* delivered at least one message */
+	bool confirmed;      /* the layer above vouched for it */
 };
 
 struct lconn {
 	struct link l;
 	uint32_t pipe;
+	bool closing;      /* dropped: closed once quiet (CLOSE_QUIET_MS) */
+	uint64_t close_by; /* closing: closed then at the latest */
 	struct rctx *held; /* FIFO of held requests */
 	struct rctx *held_tail;
 	size_t nheld;
 	struct lconn *next;
 };
 
-enum up_state { UP_WAIT = 0, UP_DIALING, UP_UP };
+enum up_state { UP_WAIT = 0, UP_DIALING, UP_UP, UP_CLOSING };
 
 struct up {
 	node_net *net;
@@ -99,6 +116,7 @@ struct up {
 	size_t nslots;
 	uint64_t retry_at;
 	uint64_t dial_until; /* UP_DIALING: give up on this socket then */
+	uint64_t close_by;   /* UP_CLOSING: closed then at the latest */
 	uint64_t backoff;
 };
 
@@ -340,7 +358,6 @@ deliver_one(node_net *net, struct link *l, int up, const uint8_t *p,
 	}
 	e->msg = copy;
 	e->len = len;
-	l->spoke = true;
 	return QIAO_OK;
 }
 
@@ -556,17 +573,22 @@ lconn_flush(node_net *net, struct lconn *c)
 	}
 }
 
+/* Its held requests go back to receiving, unanswered. */
 static void
-lconn_free(node_net *net, struct lconn *c)
+lconn_release(struct lconn *c)
 {
 	struct rctx *r;
 
-	/* Its held requests go back to receiving; the pipe is gone, so an
-	 * answer would go nowhere. */
 	while ((r = held_pop(c)) != NULL) {
 		r->state = CS_IDLE;
 		rctx_recv(r);
 	}
+}
+
+static void
+lconn_free(node_net *net, struct lconn *c)
+{
+	lconn_release(c);
 	for (struct lconn **p = &net->conns; *p != NULL; p = &(*p)->next) {
 		if (*p == c) {
 			*p = c->next;
@@ -578,20 +600,35 @@ lconn_free(node_net *net, struct lconn *c)
 	free(c);
 }
 
+/* Closes the pipe now and forgets the connection. */
 static void
-lconn_drop(node_net *net, struct lconn *c, const char *why, bool tell)
+lconn_close(node_net *net, struct lconn *c)
 {
 	nng_pipe p = NNG_PIPE_INITIALIZER;
 
+	/* nng_pipe is a struct holding the id (nng.h): rebuild it. */
+	p.id = c->pipe;
+	(void)nng_pipe_close(p);
+	lconn_free(net, c);
+}
+
+/* Ends a connection for the layer above at once; its pipe is closed once
+ * quiet (CLOSE_QUIET_MS, above). Until then the connection keeps its pipe
+ * so that what still arrives on it is recognised and ignored, not taken
+ * for a new peer. */
+static void
+lconn_drop(node_net *net, struct lconn *c, const char *why, bool tell)
+{
 	if (why != NULL)
 		node_log(NODE_LOG_WARN, "net", "connection %llu: %s; dropped",
 		    (unsigned long long)c->l.id, why);
 	if (tell)
 		event_down(net, c->l.id, -1, why ? why : "dropped");
-	/* nng_pipe is a struct holding the id (nng.h): rebuild it. */
-	p.id = c->pipe;
-	(void)nng_pipe_close(p);
-	lconn_free(net, c);
+	lconn_release(c);
+	link_fini(&c->l); /* id 0: no longer found by node_net_send */
+	c->closing = true;
+	c->l.last_rx = now_ms();
+	c->close_by = c->l.last_rx + CLOSE_MAX_MS;
 }
 
 static int
@@ -701,6 +738,14 @@ on_rctx(node_net *net, struct rctx *r, int result)
 			return;
 		}
 	}
+	if (c->closing) {
+		/* Dropped: left unanswered, so the peer falls quiet. */
+		c->l.last_rx = now_ms();
+		nng_msg_free(nm);
+		rctx_recv(r);
+		pool_fill(net);
+		return;
+	}
 	rc = link_receive(net, &c->l, -1, nng_msg_body(nm), nng_msg_len(nm),
 	    &poll, &why);
 	nng_msg_free(nm);
@@ -788,6 +833,9 @@ up_fill(node_net *net, struct up *u)
 	}
 }
 
+static void up_quiesce(node_net *net, struct up *u, const char *why,
+    bool tell);
+
 static void
 on_dctx(node_net *net, struct dctx *d, int result)
 {
@@ -797,6 +845,14 @@ on_dctx(node_net *net, struct dctx *d, int result)
 	nng_msg *nm;
 	int rc;
 
+	if (u->state == UP_CLOSING && d->state == CS_RECV) {
+		/* An answer after we dropped the link: noted, not read. */
+		d->state = CS_IDLE;
+		u->l.last_rx = now_ms();
+		if (result == 0)
+			nng_msg_free(nng_aio_get_msg(d->aio));
+		return;
+	}
 	if (d->state == CS_SEND) {
 		if (result != 0) {
 			nng_msg_free(nng_aio_get_msg(d->aio));
@@ -821,7 +877,7 @@ on_dctx(node_net *net, struct dctx *d, int result)
 	if (rc != QIAO_OK) {
 		node_log(NODE_LOG_WARN, "net", "%s: %s; dropped", u->url,
 		    why ? why : qiao_strerror(rc));
-		up_close(net, u, why ? why : qiao_strerror(rc), true);
+		up_quiesce(net, u, why ? why : qiao_strerror(rc), true);
 		return;
 	}
 	up_fill(net, u);
@@ -949,9 +1005,10 @@ up_close(node_net *net, struct up *u, const char *why, bool tell)
 		d->gen++;
 	}
 	purge_comps(net, u->slots, u->nslots * sizeof(*u->slots));
-	/* A link that carried messages starts over quickly; one that
-	 * failed before a word backs off further each time. */
-	if (u->l.spoke || u->backoff == 0)
+	/* A link the layer above confirmed (its handshake succeeded) starts
+	 * over quickly; one that failed before that -- unreachable, refused,
+	 * broken -- backs off further each time. */
+	if (u->l.confirmed || u->backoff == 0)
 		u->backoff = net->o.reconnect_min_ms;
 	else if (u->backoff < net->o.reconnect_max_ms / 2)
 		u->backoff *= 2;
@@ -961,6 +1018,39 @@ up_close(node_net *net, struct up *u, const char *why, bool tell)
 	u->state = UP_WAIT;
 	u->pipe = 0;
 	u->retry_at = now_ms() + u->backoff;
+}
+
+/* Ends a live link for the layer above at once, and closes its socket
+ * once quiet (CLOSE_QUIET_MS, above): no request goes out any more, and
+ * the answers to those outstanding are awaited, up to CLOSE_MAX_MS. */
+static void
+up_quiesce(node_net *net, struct up *u, const char *why, bool tell)
+{
+	struct msg m;
+
+	if (u->state != UP_UP) {
+		up_close(net, u, why, tell);
+		return;
+	}
+	if (tell)
+		event_down(net, u->l.id, u->index, why ? why : "closed");
+	while (queue_pop(&u->l.outq, &m))
+		free(m.buf);
+	u->state = UP_CLOSING;
+	u->l.last_rx = now_ms();
+	u->close_by = u->l.last_rx + CLOSE_MAX_MS;
+}
+
+/* A closing link with nothing outstanding, or quiet long enough. */
+static bool
+up_quiet(const struct up *u, uint64_t now)
+{
+	bool idle = true;
+
+	for (size_t i = 0; i < u->nslots; i++)
+		idle &= u->slots[i].state == CS_IDLE;
+	return idle || now - u->l.last_rx >= CLOSE_QUIET_MS ||
+	    now >= u->close_by;
 }
 
 /* pipe events */
@@ -986,7 +1076,9 @@ on_pipe(node_net *net, const struct comp *c)
 			}
 			(void)lconn_add(net, c->pipe);
 		} else if ((lc = lconn_find(net, c->pipe, 0)) != NULL) {
-			event_down(net, lc->l.id, -1, "the peer went away");
+			if (!lc->closing)
+				event_down(net, lc->l.id, -1,
+				    "the peer went away");
 			lconn_free(net, lc);
 		}
 		return;
@@ -1013,6 +1105,9 @@ on_pipe(node_net *net, const struct comp *c)
 		    c->pipe == u->pipe) {
 			node_log(NODE_LOG_INFO, "net", "%s went away", u->url);
 			up_close(net, u, "the peer went away", true);
+		} else if (c->kind == C_PIPE_REM && u->state == UP_CLOSING &&
+		    c->pipe == u->pipe) {
+			up_close(net, u, NULL, false); /* nothing can arrive */
 		}
 		return;
 	}
@@ -1182,7 +1277,18 @@ node_net_drop(node_net *net, uint64_t conn)
 	if (lc != NULL)
 		lconn_drop(net, lc, NULL, false);
 	else
-		up_close(net, u, NULL, false);
+		up_quiesce(net, u, NULL, false);
+}
+
+void
+node_net_confirm(node_net *net, uint64_t conn)
+{
+	struct lconn *lc;
+	struct up *u;
+	struct link *l = find_link(net, conn, &lc, &u);
+
+	if (l != NULL)
+		l->confirmed = true;
 }
 
 void
@@ -1203,6 +1309,8 @@ timers(node_net *net, uint64_t now)
 			(void)up_open(net, u);
 		else if (u->state == UP_DIALING && now >= u->dial_until)
 			up_close(net, u, NULL, false);
+		else if (u->state == UP_CLOSING && up_quiet(u, now))
+			up_close(net, u, NULL, false);
 		else if (u->state == UP_UP &&
 		    now - u->l.last_rx > net->o.timeout_ms) {
 			node_log(NODE_LOG_WARN, "net", "%s: silent for %llums;"
@@ -1213,6 +1321,12 @@ timers(node_net *net, uint64_t now)
 	}
 	for (struct lconn *c = net->conns, *next; c != NULL; c = next) {
 		next = c->next;
+		if (c->closing) {
+			if (now - c->l.last_rx >= CLOSE_QUIET_MS ||
+			    now >= c->close_by)
+				lconn_close(net, c);
+			continue;
+		}
 		while (c->held != NULL && c->held->deadline <= now)
 			rctx_reply(net, held_pop(c), NULL);
 		if (now - c->l.last_rx > net->o.timeout_ms)
@@ -1231,10 +1345,16 @@ next_timer(node_net *net, uint64_t now)
 		if (net->ups[i]->state == UP_DIALING &&
 		    net->ups[i]->dial_until < t)
 			t = net->ups[i]->dial_until;
+		if (net->ups[i]->state == UP_CLOSING &&
+		    net->ups[i]->l.last_rx + CLOSE_QUIET_MS < t)
+			t = net->ups[i]->l.last_rx + CLOSE_QUIET_MS;
 	}
-	for (struct lconn *c = net->conns; c != NULL; c = c->next)
+	for (struct lconn *c = net->conns; c != NULL; c = c->next) {
 		if (c->held != NULL && c->held->deadline < t)
 			t = c->held->deadline;
+		if (c->closing && c->l.last_rx + CLOSE_QUIET_MS < t)
+			t = c->l.last_rx + CLOSE_QUIET_MS;
+	}
 	return t > now ? t : now;
 }
 

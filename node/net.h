@@ -81,9 +81,18 @@ int node_net_send(node_net *net, uint64_t conn, const uint8_t *msg,
 /* Messages queued for conn and not yet handed to nng. */
 size_t node_net_backlog(node_net *net, uint64_t conn);
 
-/* Closes conn (its pipe; a dialed link redials after backoff). No DOWN
- * event follows for it. */
+/* Ends conn at once for the caller: no DOWN event follows, and
+ * node_net_send no longer finds it. Its pipe (or a dialed link's socket)
+ * is closed once the peer has fallen quiet, within a few seconds (nng
+ * 1.5.2 can wedge a pipe closed while a message arrives: net.c); a
+ * dialed link then redials after backoff. */
 void node_net_drop(node_net *net, uint64_t conn);
+
+/* The layer above vouches for conn (its link handshake succeeded): when a
+ * dialed link that was confirmed goes away it is redialed after
+ * reconnect_min; one never confirmed (refused, or failing its handshake)
+ * backs off further each time, up to reconnect_max. */
+void node_net_confirm(node_net *net, uint64_t conn);
 
 /*
  * Waits up to timeout_ms for the next event. QIAO_OK with *ev filled,

@@ -168,6 +168,12 @@ node_load_key(node *n)
 	return QIAO_OK;
 }
 
+const uint8_t *
+node_secret_key(const node *n)
+{
+	return n->keys != NULL ? node_keys_secret(n->keys) : NULL;
+}
+
 /* The local clock: the greater of what we last stamped or observed and the
  * wall, so a restart never reuses a timestamp. Lives in meta "hlc". */
 static int

@@ -3,7 +3,8 @@
  *
  * A node is a plain struct with no global state, so a test or a simulation
  * can hold hundreds in one process. Wall time comes from an injectable
- * clock. The secret key is loaded only when the node first signs.
+ * clock. The secret key is loaded only when the node first signs or links
+ * (node_load_key).
  *
  * (The module is named for the folder: its calls are node_open, node_close,
  * node_append rather than node_node_*.)
@@ -61,7 +62,20 @@ uint64_t node_now_ms(const node *n);
 int node_append(node *n, uint64_t type, const uint8_t *body, size_t len,
     crdt_entry *out, const char **why) QIAO_MUST_USE;
 
-/* Loads the secret key now (so a command fails early, before work). */
+/*
+ * Loads the secret key now (so a command fails early, before work): the
+ * key file is read once and the secret kept in guarded memory
+ * (node/keys.h) until node_close. QIAO_ENOTFOUND, QIAO_EPERM (mode not
+ * 0600), QIAO_EMALFORMED (not a key, or not the key of key.pub), QIAO_EIO.
+ */
 int node_load_key(node *n) QIAO_MUST_USE;
+
+/*
+ * libsodium's 64-byte Ed25519 secret key, for node/link's handshake (which
+ * copies it into its own guarded memory and wipes it after signing); NULL
+ * until node_load_key succeeded. Read-only guarded memory, valid until
+ * node_close. Never log, store or send it.
+ */
+const uint8_t *node_secret_key(const node *n);
 
 #endif

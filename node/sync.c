@@ -53,6 +53,7 @@ struct node_sync {
 	node *n;
 	uint64_t batch_bytes, window, max_message;
 	uint8_t expect[QIAO_KEY_LEN];
+	uint8_t proven[QIAO_KEY_LEN]; /* the link's peer; has_proven */
 	uint64_t peer_window, peer_max;
 	uint64_t peer_since; /* the peer holds our log up to this tick */
 
@@ -91,6 +92,7 @@ struct node_sync {
 	unsigned retry_rounds;
 	bool initiator;
 	bool has_expect;
+	bool has_proven;
 	bool hello_sent;
 	bool peer_zstd;
 	bool ack_due;
@@ -620,6 +622,10 @@ node_sync_new(node_sync **out, node *n, const node_sync_opts *o)
 		s->has_expect = true;
 		memcpy(s->expect, o->expect_peer, QIAO_KEY_LEN);
 	}
+	if (o->proven_peer != NULL) {
+		s->has_proven = true;
+		memcpy(s->proven, o->proven_peer, QIAO_KEY_LEN);
+	}
 	*out = s;
 	return QIAO_OK;
 }
@@ -935,6 +941,17 @@ on_hello(node_sync *s, const node_sync_hello *h, const char **why)
 		return fail_proto(s, why, "protocol version 0");
 	if (self != NULL && memcmp(h->key, self, QIAO_KEY_LEN) == 0)
 		return fail_proto(s, why, "the peer is this node itself");
+	/* The link proved a key; a HELLO in another's name would have us
+	 * scope and record the session for a station that is not there. */
+	if (s->has_proven &&
+	    sodium_memcmp(h->key, s->proven, QIAO_KEY_LEN) != 0) {
+		snprintf(s->err, sizeof(s->err), "%s",
+		    "the HELLO names a key other than the one the link "
+		    "proved");
+		if (why != NULL)
+			*why = s->err;
+		return QIAO_EUNAUTH;
+	}
 	if (h->window < 1 || h->window > 64 || h->max_message < (256 << 10))
 		return fail_proto(s, why, "HELLO window or max_message out "
 					  "of range");
@@ -946,9 +963,10 @@ on_hello(node_sync *s, const node_sync_hello *h, const char **why)
 	if (h->has_since_key && self != NULL &&
 	    memcmp(h->since_key, self, QIAO_KEY_LEN) == 0)
 		since = h->since;
-	/* Its scope: what its certificate says, when we hold one. The link
-	 * (issue 5) authenticates the key; until then the claim stands for
-	 * peers we have no certificate of. */
+	/* Its scope: what its certificate says, when we hold one. Over a
+	 * link we always do (only enrolled keys, or the root, get one); the
+	 * claim stands only for a file's author, whose entries are verified
+	 * one by one all the same. */
 	if ((rc = node_store_txn_begin(node_get_store(s->n), false, &txn)) !=
 	    QIAO_OK)
 		return rc;

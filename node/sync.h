@@ -23,7 +23,9 @@
  *
  * Scope: the peer receives heads only of authors whose region is on its
  * path (an ancestor of its region, or under it); a peer's region comes from
- * its certificate when we hold one, else from its HELLO.
+ * its certificate when we hold one (always, over a link: node/channel.h
+ * admits only enrolled keys, and the HELLO's key must be the proven one),
+ * else from its HELLO.
  */
 #ifndef QIAO_NODE_SYNC_H
 #define QIAO_NODE_SYNC_H
@@ -44,9 +46,13 @@ typedef struct node_sync_opts {
 	uint64_t window;      /* 0: the node's config */
 	uint64_t max_message; /* 0: the node's config */
 	int zstd_level;       /* 0: never compress; <0: config (3 or 0) */
-	/* The key we expect to reach (from an earlier session over the same
-	 * URL), so our HELLO can say what of its log we hold; NULL: none. */
+	/* The key we expect to reach, so our HELLO can say what of its log
+	 * we hold; NULL: none. */
 	const uint8_t *expect_peer;
+	/* The key the link proved (node_channel_peer): a HELLO that names
+	 * another is refused (QIAO_EUNAUTH). NULL where nothing proves the
+	 * peer (a file: entries are verified all the same). */
+	const uint8_t *proven_peer;
 } node_sync_opts;
 
 /* What a session knows and has done, for logs, status and tests. */
@@ -79,8 +85,9 @@ int node_sync_start(node_sync *s, uint64_t now_ms) QIAO_MUST_USE;
 
 /*
  * Feeds one message from the peer. QIAO_EMALFORMED / QIAO_ETOOBIG /
- * QIAO_EPROTO when the peer broke the protocol (why says how): the caller
- * drops the session. QIAO_ESTORE / QIAO_EFULL / QIAO_ENOMEM for local
+ * QIAO_EPROTO when the peer broke the protocol, QIAO_EUNAUTH for a HELLO
+ * whose key is not the proven one (why says how): the caller drops the
+ * session. QIAO_ESTORE / QIAO_EFULL / QIAO_ENOMEM for local
  * failures.
  */
 int node_sync_recv(node_sync *s, const uint8_t *msg, size_t len,

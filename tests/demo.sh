@@ -64,6 +64,17 @@ run "$QIAO" enroll --dir "$W/t" --pubkey "$V1" --role village \
 	--region 500116001001 --name "东村" || die enroll
 run "$QIAO" enroll --dir "$W/t" --pubkey "$V2" --role village \
 	--region 500116001002 --name "西村" || die enroll
+
+say "Bootstrap: each station learns who is enrolled before its first link"
+# A link admits only keys whose enrolment the other end holds: the town
+# imports the district's log (it enrols the town), each village its town's
+# export (the district's log and the town's, which enrols the village).
+run "$QIAO" log export --dir "$W/d" -o "$W/district.qlog" || die export
+run "$QIAO" log import --dir "$W/t" "$W/district.qlog" || die import
+run "$QIAO" log export --dir "$W/t" -o "$W/town.qlog" || die export
+for v in v1 v2; do
+	run "$QIAO" log import --dir "$W/$v" "$W/town.qlog" || die import
+done
 printf '[net]\nlisten = tcp://127.0.0.1:%s\nchange_poll = 100ms\n' \
 	"$BASE" >>"$W/d/qiao.conf"
 printf '[net]\nlisten = tcp://127.0.0.1:%s\nupstream = tcp://127.0.0.1:%s\nchange_poll = 100ms\nreconnect_max = 2s\n' \
@@ -131,6 +142,18 @@ for n in t d; do
 done
 say "The district's view of its peers"
 run "$QIAO" status --dir "$W/d"
+
+say "Every link proved both stations' keys and is encrypted"
+grep -h ': link up$' "$W"/*.log | sed 's/^[^ ]* //'
+say "A station nobody enrolled is refused at the link, and learns nothing"
+init x village 500116001009 "无名站" "$D" >/dev/null || exit 1
+run "$QIAO" log import --dir "$W/x" "$W/town.qlog" >/dev/null || die import
+run "$QIAO" log append --dir "$W/x" --type note --text "未登记站点的记录" \
+	>/dev/null || die append
+run "$QIAO" sync --dir "$W/x" --peer "tcp://127.0.0.1:$((BASE + 1))" \
+	--timeout 10s && die "an unenrolled station was let in"
+echo "the town's log:"
+grep -h 'refused' "$W/t.log" | sed 's/^[^ ]* //'
 
 say "Stopping everything the demo started"
 for p in "${PIDS[@]}"; do

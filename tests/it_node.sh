@@ -81,6 +81,13 @@ expect bundle-import-stored grep -q 'stored 1, already held 0, rejected 0' "$T/o
 check bundle-import-again 0 $QIAO bundle import --dir "$T/t" "$T/d-t.qb"
 expect bundle-import-again-held grep -q 'stored 0, already held 1' "$T/out"
 
+# The village's bootstrap before its first link: its town's export (the
+# district's log, which enrols the town, and the town's, which enrols the
+# village).
+check town-log-export 0 $QIAO log export --dir "$T/t" -o "$T/t.log"
+check village-log-import 0 $QIAO log import --dir "$T/v" "$T/t.log"
+expect village-knows-its-town grep -q 'stored 2' "$T/out"
+
 # qiao node run --dir with built-in defaults (no [net]): runs, stops on
 # SIGINT with exit 0.
 $QIAO node run --dir "$T/v" 2>"$T/v.log" &
@@ -93,9 +100,13 @@ rc=$?
 expect node-run-defaults-sigint [ $rc = 0 ]
 expect node-run-logs grep -q 'listen none; 0 upstream' "$T/v.log"
 
-# The village writes offline, then syncs once with its running town.
+# The village writes offline, then syncs once with its running town
+# (which wrote two notes meanwhile).
 for i in 1 2 3 4 5; do
 	$QIAO log append --dir "$T/v" --type note --text "纠纷登记 $i" >/dev/null
+done
+for i in 1 2; do
+	$QIAO log append --dir "$T/t" --type note --text "通知 $i" >/dev/null
 done
 printf '[net]\nlisten = tcp://127.0.0.1:%s\nchange_poll = 50ms\n' "$PORT" \
 	>>"$T/t/qiao.conf"

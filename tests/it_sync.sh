@@ -146,6 +146,23 @@ for v in v3 v4; do
 		--region "${REGION[$v]}" --name "$v" >/dev/null || ok=0
 done
 [ $ok = 1 ] && pass enrol || fail enrol "enrolments failed"
+# The bootstrap before any link (README, "Trust"): a link admits only keys
+# whose enrolment the other end holds. The district's log (which enrols the
+# towns) goes to each town; each town's export (the district's log and its
+# own, which enrols its villages) to its villages.
+ok=1
+$QIAO log export --dir "$T/d" -o "$T/d.log" >/dev/null || ok=0
+for t in t1 t2; do
+	$QIAO log import --dir "$T/$t" "$T/d.log" >/dev/null || ok=0
+	$QIAO log export --dir "$T/$t" -o "$T/$t.log" >/dev/null || ok=0
+done
+for v in v1 v2; do
+	$QIAO log import --dir "$T/$v" "$T/t1.log" >/dev/null || ok=0
+done
+for v in v3 v4; do
+	$QIAO log import --dir "$T/$v" "$T/t2.log" >/dev/null || ok=0
+done
+[ $ok = 1 ] && pass bootstrap-by-log-export || fail bootstrap-by-log-export "export/import failed"
 
 echo "listen = tcp://127.0.0.1:$PORT_D" >>"$T/d/qiao.conf"
 printf 'listen = tcp://127.0.0.1:%s\nupstream = tcp://127.0.0.1:%s\n' \
@@ -261,5 +278,8 @@ for n in d t1 t2 v1 v2 v3 v4; do
 	[ "$STOP_RC" = 0 ] || fail "sigterm-$n" "exit $STOP_RC"
 done
 pass sigterm-clean-exit
+# Every link proved both keys (after the bootstrap, none was refused).
+expect links-up [ "$(cat "$T"/*.log | grep -c ': link up$')" -ge 7 ]
+expect no-link-refused [ "$(cat "$T"/*.log | grep -c 'refused')" = 0 ]
 expect logs-say-stopping [ "$(grep -c 'stopping' "$T"/*.log | awk -F: '{s+=$2} END {print s}')" -ge 7 ]
 finish

@@ -16,6 +16,7 @@
 #include "crdt/cert.h"
 #include "crdt/types.h"
 #include "node/keys.h"
+#include "node/logfile.h"
 #include "node/node.h"
 #include "node/store.h"
 #include "node/sync.h"
@@ -96,6 +97,51 @@ tn_enrol(node *issuer, const node *subject, enum qiao_role role,
 	if (rc != QIAO_OK)
 		fprintf(stderr, "tn_enrol: %s %s\n", qiao_errname(rc),
 		    why ? why : "");
+	return rc;
+}
+
+/*
+ * The bootstrap a new station goes through before its first link (README,
+ * "Trust"): its issuer's `qiao log export`, imported. tn_export writes
+ * author's log (every log n holds if author is NULL) to path; tn_import
+ * ingests such a file and fails if any entry in it was rejected.
+ */
+static TN_UNUSED int
+tn_export(node *n, const char *path, const uint8_t *author)
+{
+	uint64_t count = 0;
+
+	return node_logfile_export(n, path, author, 1, &count);
+}
+
+static TN_UNUSED int
+tn_import(node *n, const char *path)
+{
+	node_ingest_stats st;
+	char err[256];
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	rc = node_logfile_import(n, path, NULL, NULL, &st, err, sizeof(err));
+	if (rc != QIAO_OK) {
+		fprintf(stderr, "tn_import %s: %s\n", path, err);
+		return rc;
+	}
+	return st.rejected == 0 ? QIAO_OK : QIAO_EUNAUTH;
+}
+
+/* to imports from's export of author's log (all if NULL), through a file
+ * beside from's store. */
+static TN_UNUSED int
+tn_give_log(node *from, node *to, const uint8_t *author)
+{
+	char path[QIAO_PATH_MAX + 32];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/give.log", node_get_dir(from));
+	if ((rc = tn_export(from, path, author)) == QIAO_OK)
+		rc = tn_import(to, path);
+	remove(path);
 	return rc;
 }
 

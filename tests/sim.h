@@ -46,9 +46,40 @@ sim_url(const struct sim *s, size_t i, char *buf, size_t len)
 }
 
 /*
+ * Before its first link a station must hold the certificates of its peers
+ * (README, "Trust"), as a real one gets them: the district's log (which
+ * enrols the towns) goes to every station, each town's log (which enrols
+ * its villages) to its villages, each by `qiao log export` / `import`.
+ */
+static int
+sim_bootstrap(struct sim *s)
+{
+	char path[400];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/root.log", s->base);
+	if ((rc = tn_export(s->v[0].n, path, node_self(s->v[0].n))) != 0)
+		return rc;
+	for (size_t i = 1; i < s->count; i++)
+		if ((rc = tn_import(s->v[i].n, path)) != QIAO_OK)
+			return rc;
+	for (size_t t = 1; t <= (size_t)s->towns; t++) {
+		snprintf(path, sizeof(path), "%s/town%zu.log", s->base, t);
+		if ((rc = tn_export(s->v[t].n, path, node_self(s->v[t].n))) !=
+		    QIAO_OK)
+			return rc;
+		for (size_t i = 1 + (size_t)s->towns; i < s->count; i++)
+			if (s->v[i].parent == (int)t &&
+			    (rc = tn_import(s->v[i].n, path)) != QIAO_OK)
+				return rc;
+	}
+	return QIAO_OK;
+}
+
+/*
  * Builds 1 district + towns + villages (spread over the towns) under
  * base, enrolled (the district is the root; it enrols the towns, each
- * town its villages). Nothing runs yet.
+ * town its villages) and bootstrapped (sim_bootstrap). Nothing runs yet.
  */
 static int
 sim_build(struct sim *s, const char *base, int towns, int villages)
@@ -121,7 +152,7 @@ sim_build(struct sim *s, const char *base, int towns, int villages)
 			 x->region)) != QIAO_OK)
 			return rc;
 	}
-	return QIAO_OK;
+	return sim_bootstrap(s);
 }
 
 static int

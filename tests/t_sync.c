@@ -549,9 +549,49 @@ t_tampered_batch_rejected(void)
 	world_free(&w);
 }
 
+/* Over a link the session knows the key its peer proved: a HELLO in
+ * another station's name is refused before anything is sent back; the
+ * proven key's own HELLO goes through. */
+static void
+t_hello_must_name_the_proven_key(void)
+{
+	node_sync_opts a = { .initiator = true, .zstd_level = -1 };
+	node_sync_opts b = { .zstd_level = -1 };
+	struct world w;
+	node_sync *sa, *sb;
+	uint8_t *m;
+	size_t len;
+	const char *why = NULL;
+
+	REQUIRE(world_make(&w));
+	/* v1 dials the town, but the link proved v2's key. */
+	b.proven_peer = node_self(w.v2);
+	REQUIRE_RC(node_sync_new(&sa, w.v1, &a), QIAO_OK);
+	REQUIRE_RC(node_sync_new(&sb, w.t, &b), QIAO_OK);
+	REQUIRE_RC(node_sync_start(sa, 1000), QIAO_OK);
+	REQUIRE_RC(node_sync_pop(sa, &m, &len), QIAO_OK);
+	CHECK_RC(node_sync_recv(sb, m, len, 1000, &why), QIAO_EUNAUTH);
+	CHECK(why != NULL && strstr(why, "proved") != NULL);
+	CHECK(!node_sync_get_info(sb)->hello);
+	CHECK_RC(node_sync_pop(sb, &m, &len), QIAO_ENOTFOUND);
+	node_sync_free(sb);
+	/* The proven key is v1's: the same HELLO is answered. */
+	b.proven_peer = node_self(w.v1);
+	REQUIRE_RC(node_sync_new(&sb, w.t, &b), QIAO_OK);
+	CHECK_RC(node_sync_recv(sb, m, len, 1000, &why), QIAO_OK);
+	CHECK(node_sync_get_info(sb)->hello);
+	free(m);
+	CHECK_RC(node_sync_pop(sb, &m, &len), QIAO_OK);
+	free(m);
+	node_sync_free(sa);
+	node_sync_free(sb);
+	world_free(&w);
+}
+
 CHECK_MAIN(T(t_village_town_both_ways), T(t_scope_keeps_siblings_apart),
     T(t_incremental_is_small), T(t_batches_leave_out_derivable_fields),
     T(t_window_bounds_batches_in_flight), T(t_resume_after_cut),
     T(t_live_push), T(t_rejected_until_enrolled),
     T(t_relay_orders_issuers_first), T(t_bad_messages),
-    T(t_batch_bomb_refused), T(t_tampered_batch_rejected))
+    T(t_batch_bomb_refused), T(t_tampered_batch_rejected),
+    T(t_hello_must_name_the_proven_key))

@@ -1,7 +1,9 @@
 /*
  * A whole district in one process over inproc://: 1 district, 30 towns,
  * 301 villages, each a real node (store, daemon, nng sockets). Everyone
- * writes while offline; the links come up and the district converges;
+ * writes while offline (each holding, from its bootstrap, the
+ * certificates its links need); the links come up, every one
+ * authenticated and sealed, and the district converges;
  * half the towns are cut off while their villages and the district keep
  * writing; the partition heals and everything converges again: equal
  * digests for every scope two nodes share.
@@ -28,6 +30,14 @@ t_district_converges_after_partition(void)
 		REQUIRE_RC(sim_start(&s, i), QIAO_OK);
 	CHECK(sim_run(&s, 120000, sim_heads_match, 500));
 	CHECK(sim_converged(&s));
+	/* Every link was authenticated: bootstrapped, no station was
+	 * refused by its peer, nor refused it. */
+	for (size_t i = 1; i < s.count; i++) {
+		node_daemon_upstream up;
+
+		node_daemon_upstream_state(s.v[i].d, 0, &up);
+		CHECK(up.connected && !up.refused);
+	}
 	/* Partition: towns 1..15 go dark; their villages keep recording,
 	 * and so do the district and the other half. */
 	half = (size_t)s.towns / 2;

@@ -7,6 +7,16 @@
  *   sync_full_entries_per_s     full sync of 300,000 entries (10 authors)
  *                               to an empty node over tcp loopback
  *   sync_full_vs_verify         the ratio of the two
+ *   link_seal_open_mib_per_s    ChaCha20-Poly1305 through node/link: one
+ *                               side seals 128 KiB messages, the other
+ *                               opens them (MiB of plaintext per second)
+ *   link_aead_vs_verify         sealing and opening one entry's wire bytes
+ *                               (sync_bytes_per_entry of the full sync)
+ *                               against one Ed25519 verification: what the
+ *                               link adds to the ceiling of ingest
+ *   link_handshakes_per_s       whole link handshakes (both ends, in one
+ *                               thread): 2 signatures, 2 verifications,
+ *                               4 X25519 operations each
  *   sync_wire_overhead          bytes on the wire / bytes of the entries as
  *                               stored (header + signature + body), for
  *                               100,000 case events of ~250 bytes (~40
@@ -43,6 +53,7 @@
 
 #include "crdt/hlc.h"
 #include "node/ingest.h"
+#include "node/link.h"
 #include "node/log.h"
 #include "tests/sim.h"
 
@@ -294,6 +305,86 @@ verify_rate(void)
 	return best;
 }
 
+static int
+welcome_all(void *ctx, const uint8_t peer[QIAO_KEY_LEN], const char **why)
+{
+	(void)ctx;
+	(void)peer;
+	(void)why;
+	return QIAO_OK;
+}
+
+/* Two ends of a link, handshaken in memory. */
+static void
+link_pair(const uint8_t *ska, const uint8_t *skb, node_link **a,
+    node_link **b)
+{
+	uint8_t buf[NODE_LINK_HS_MAX], next[NODE_LINK_HS_MAX];
+	size_t n = 0, n2 = 0;
+	node_link *to;
+	int k = 0;
+
+	if (node_link_new(a, true, ska, welcome_all, NULL) != QIAO_OK ||
+	    node_link_new(b, false, skb, welcome_all, NULL) != QIAO_OK ||
+	    node_link_step(*a, NULL, 0, buf, sizeof(buf), &n, NULL) != 0)
+		die("link", QIAO_ENOMEM);
+	while (n > 0) {
+		to = k++ % 2 == 0 ? *b : *a;
+		if (node_link_step(to, buf, n, next, sizeof(next), &n2,
+			NULL) != QIAO_OK)
+			die("handshake", QIAO_ECRYPTO);
+		memcpy(buf, next, n2);
+		n = n2;
+	}
+	if (!node_link_established(*a) || !node_link_established(*b))
+		die("handshake", QIAO_ESTATE);
+}
+
+/* Best of three of sealing and opening 128 KiB messages: plaintext bytes
+ * per second; *hs_per_s gets whole handshakes per second. */
+static double
+link_rate(double *hs_per_s)
+{
+	const size_t M = 128 << 10;
+	uint8_t pka[32], ska[64], pkb[32], skb[64];
+	uint8_t *plain = malloc(M), *frame = malloc(M + NODE_LINK_OVERHEAD);
+	node_link *a, *b;
+	double best = 0, t0;
+	size_t fl, pl;
+
+	if (plain == NULL || frame == NULL)
+		die("link bench", QIAO_ENOMEM);
+	randombytes_buf(plain, M);
+	crypto_sign_keypair(pka, ska);
+	crypto_sign_keypair(pkb, skb);
+	link_pair(ska, skb, &a, &b);
+	for (int k = 0; k < 3; k++) {
+		t0 = secs();
+		for (int i = 0; i < 400; i++)
+			if (node_link_seal(a, plain, M, frame,
+				M + NODE_LINK_OVERHEAD, &fl) != QIAO_OK ||
+			    node_link_open(b, frame, fl, plain, M, &pl,
+				NULL) != QIAO_OK)
+				die("seal/open", QIAO_ECRYPTO);
+		t0 = 400.0 * (double)M / (secs() - t0);
+		best = t0 > best ? t0 : best;
+	}
+	node_link_free(a);
+	node_link_free(b);
+	t0 = secs();
+	for (int i = 0; i < 200; i++) {
+		link_pair(ska, skb, &a, &b);
+		node_link_free(a);
+		node_link_free(b);
+	}
+	*hs_per_s = 200 / (secs() - t0);
+	sodium_memzero(ska, sizeof(ska));
+	sodium_memzero(skb, sizeof(skb));
+	free(plain);
+	free(frame);
+	return best;
+}
+
 static bool
 heads_match(struct sim *s)
 {
@@ -366,14 +457,26 @@ main(int argc, char **argv)
 	}
 	vps = verify_rate();
 	printf("sync_verify_per_s: %.0f\n", vps);
-	pthread_create(&th, NULL, serve, &srv);
 	dst = make_node("dst", QIAO_ROLE_DISTRICT, "500116", node_self(src),
 	    NULL, NULL);
+	/* The link admits enrolled keys only: the source (the root) enrols
+	 * the destination, which needs nothing to know the root. */
+	if ((rc = tn_enrol(src, dst, QIAO_ROLE_DISTRICT, "500116")) != 0)
+		die("enrol dst", rc);
+	pthread_create(&th, NULL, serve, &srv);
 	t = sync_once(dst, url, &bytes, &stored);
 	printf("sync_full_entries: %llu\n", (unsigned long long)stored);
 	printf("sync_full_seconds: %.2f\n", t);
 	printf("sync_full_entries_per_s: %.0f\n", (double)stored / t);
 	printf("sync_full_vs_verify: %.2f\n", (double)stored / t / vps);
+	{
+		double hs, rate = link_rate(&hs);
+
+		printf("link_seal_open_mib_per_s: %.0f\n", rate / (1 << 20));
+		printf("link_aead_vs_verify: %.4f\n",
+		    (double)bytes / (double)stored / rate * vps);
+		printf("link_handshakes_per_s: %.0f\n", hs);
+	}
 	/* 1,000 new entries, 300,000 shared: a new session. */
 	generate(src, 1000, full);
 	sync_once(dst, url, &bytes, &stored);
@@ -416,9 +519,11 @@ main(int argc, char **argv)
 		if ((rc = node_daemon_new(&srv.d, src2, &o)) != QIAO_OK)
 			die("server", rc);
 	}
-	pthread_create(&th, NULL, serve, &srv);
 	dst2 = make_node("dst2", QIAO_ROLE_DISTRICT, "500116",
 	    node_self(src2), NULL, NULL);
+	if ((rc = tn_enrol(src2, dst2, QIAO_ROLE_DISTRICT, "500116")) != 0)
+		die("enrol dst2", rc);
+	pthread_create(&th, NULL, serve, &srv);
 	t = sync_once(dst2, url2, &bytes, &stored);
 	printf("sync_cases: %llu\n", (unsigned long long)stored);
 	printf("sync_cases_stored_bytes: %llu\n",
