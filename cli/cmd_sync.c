@@ -130,6 +130,9 @@ cmd_sync(int argc, char **argv)
 		return cli_usage(cmd, "--peer must be a URL such as "
 				      "tcp://10.1.0.1:7420, got \"%s\"",
 		    peer);
+	if (conf_url_check(peer) != NULL)
+		return cli_usage(cmd, "--peer: %s, got \"%s\"",
+		    conf_url_check(peer), peer);
 	if ((rc = cli_open(cmd, dir, &n)) != CLI_OK)
 		return rc;
 	if (node_self(n) == NULL) {
@@ -441,6 +444,8 @@ cmd_heads(int argc, char **argv)
 	if (out != NULL && (scope != NULL || json))
 		return cli_usage(cmd, "-o writes every head; --scope and "
 				      "--json do not apply");
+	if (out != NULL && (rc = cli_check_out(cmd, out)) != CLI_OK)
+		return rc;
 	if ((rc = cli_open(cmd, dir, &n)) != CLI_OK)
 		return rc;
 	if (out != NULL) {
@@ -544,7 +549,8 @@ bundle_export(int argc, char **argv)
 	if (heads == NULL || out == NULL)
 		return cli_usage(cmd, "--for HEADS_FILE and -o FILE are "
 				      "required");
-	if ((rc = cli_open(cmd, dir, &n)) != CLI_OK)
+	if ((rc = cli_check_out(cmd, out)) != CLI_OK ||
+	    (rc = cli_open(cmd, dir, &n)) != CLI_OK)
 		return rc;
 	rc = node_bundle_export(n, heads, out, &st, err, sizeof(err));
 	node_close(n);

@@ -128,8 +128,11 @@ in_open(struct in *in, const char *path, const char *magic, char *err,
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size < 8) {
 		close(fd);
-		snprintf(err, errlen, "%s: not a qiao %s file (too short)",
-		    path, magic[4] == 'H' ? "heads" : "bundle");
+		snprintf(err, errlen, "%s: not a qiao %s file (%s)", path,
+		    magic[4] == 'H' ? "heads" : "bundle",
+		    S_ISDIR(st.st_mode)	  ? "a directory"
+		    : !S_ISREG(st.st_mode) ? "not a regular file"
+					   : "too short");
 		return QIAO_EMALFORMED;
 	}
 	in->size = (size_t)st.st_size;
