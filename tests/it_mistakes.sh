@@ -262,8 +262,9 @@ echo "# $n mistakes tried"
 expect walked-the-whole-table [ "$n" -ge 140 ]
 
 # Mistaken inits and generations left nothing behind.
-expect nothing-half-created [ ! -e "$T/n1" ] && [ ! -e "$T/n2" ] &&
-	[ ! -e "$T/x.log" ] && [ ! -e "$T/b" ] && [ ! -e "$T/h" ]
+none_exist() { local f; for f; do [ ! -e "$f" ] || return 1; done; }
+expect nothing-half-created none_exist "$T/n1" "$T/n2" "$T/x.log" "$T/b" \
+	"$T/h" "$T/b.tmp" "$T/x.log.tmp"
 
 # QIAO_DIR names the store when --dir is absent; a wrong one is one line.
 QIAO_DIR=$T/none check env-dir-missing 1 "$QIAO" log show
