@@ -37,12 +37,15 @@
 
 #define USAGE_HEADS                                                         \
 	"usage: qiao heads [--dir DIR] [-o FILE] [--scope CODE] [--json]\n" \
+	"       qiao heads [--dir DIR] --peer KEY [--json]\n"               \
 	"\n"                                                                \
 	"Without -o: lists the heads (author, seq, hash) of every log held\n" \
 	"in the scope of region CODE (default: all) and their digest. Two\n" \
 	"nodes holding the same entries for a scope print the same digest.\n" \
 	"With -o: writes what this station holds to FILE, for a peer\n"     \
-	"without a link to answer with `qiao bundle export --for FILE`.\n"
+	"without a link to answer with `qiao bundle export --for FILE`.\n"  \
+	"With --peer: what this station knows the peer KEY holds, per\n"    \
+	"author (the peer acknowledged, announced or sent it): AUTHOR SEQ.\n"
 
 #define USAGE_BUNDLE                                                        \
 	"usage: qiao bundle export [--dir DIR] --for HEADS_FILE -o FILE\n"  \
@@ -392,17 +395,75 @@ cmd_status(int argc, char **argv)
 
 /* heads */
 
+/* heads --peer: what we know the peer holds. */
+static int
+heads_peer(const char *cmd, const char *dir, const uint8_t *peer, bool json)
+{
+	char k[2 * QIAO_KEY_LEN + 1];
+	node_sync_head *v = NULL;
+	uint64_t entries = 0;
+	size_t count = 0;
+	node_txn *txn;
+	node *n;
+	int rc;
+
+	if ((rc = cli_open(cmd, dir, &n)) != CLI_OK)
+		return rc;
+	if ((rc = node_store_txn_begin(node_get_store(n), false, &txn)) == 0) {
+		rc = node_sync_peer_known(txn, peer, &v, &count);
+		node_store_txn_abort(txn);
+	}
+	node_close(n);
+	if (rc != QIAO_OK)
+		return cli_fail(cmd, "%s", qiao_strerror(rc));
+	for (size_t i = 0; i < count; i++)
+		entries += v[i].seq;
+	if (json) {
+		json_t *j = json_object(), *a = json_array();
+
+		json_object_set_new(j, "peer",
+		    json_string(cli_hex(k, peer, QIAO_KEY_LEN)));
+		json_object_set_new(j, "authors",
+		    json_integer((json_int_t)count));
+		json_object_set_new(j, "entries",
+		    json_integer((json_int_t)entries));
+		for (size_t i = 0; i < count; i++) {
+			json_t *o = json_object();
+
+			json_object_set_new(o, "author", json_string(cli_hex(k,
+			    v[i].author, QIAO_KEY_LEN)));
+			json_object_set_new(o, "seq",
+			    json_integer((json_int_t)v[i].seq));
+			json_array_append_new(a, o);
+		}
+		json_object_set_new(j, "known", a);
+		free(v);
+		return cli_json_print(j);
+	}
+	for (size_t i = 0; i < count; i++)
+		printf("%s %8llu\n", cli_hex(k, v[i].author, QIAO_KEY_LEN),
+		    (unsigned long long)v[i].seq);
+	printf("peer %s holds at least: authors %zu entries %llu\n",
+	    cli_hex(k, peer, QIAO_KEY_LEN), count,
+	    (unsigned long long)entries);
+	free(v);
+	return CLI_OK;
+}
+
 static int
 cmd_heads(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "scope", required_argument, NULL, 's' },
+		{ "peer", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "heads", *dir = cli_default_dir(), *out = NULL;
+	uint8_t peer[QIAO_KEY_LEN];
+	bool has_peer = false;
 	const char *scope = NULL;
 	char hex[2 * QIAO_HASH_LEN + 1];
 	uint8_t digest[QIAO_HASH_LEN];
@@ -430,6 +491,12 @@ cmd_heads(int argc, char **argv)
 				    optarg);
 			scope = optarg;
 			break;
+		case 'p':
+			if ((rc = cli_parse_key(cmd, "--peer", optarg, peer)) !=
+			    CLI_OK)
+				return rc;
+			has_peer = true;
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -441,9 +508,13 @@ cmd_heads(int argc, char **argv)
 	}
 	if ((rc = cli_no_args(cmd, argc, argv)) != CLI_OK)
 		return rc;
-	if (out != NULL && (scope != NULL || json))
-		return cli_usage(cmd, "-o writes every head; --scope and "
-				      "--json do not apply");
+	if (out != NULL && (scope != NULL || json || has_peer))
+		return cli_usage(cmd, "-o writes every head; --scope, --peer "
+				      "and --json do not apply");
+	if (has_peer && scope != NULL)
+		return cli_usage(cmd, "--peer and --scope exclude each other");
+	if (has_peer)
+		return heads_peer(cmd, dir, peer, json);
 	if (out != NULL && (rc = cli_check_out(cmd, out)) != CLI_OK)
 		return rc;
 	if ((rc = cli_open(cmd, dir, &n)) != CLI_OK)

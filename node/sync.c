@@ -524,6 +524,56 @@ node_sync_peer_behind(node *n, node_txn *txn, const node_sync_peer *p,
 	return QIAO_OK;
 }
 
+struct known {
+	node_sync_head *v;
+	size_t n, cap;
+};
+
+static int
+on_known(void *ctx, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	struct known *k = ctx;
+
+	if (klen != 1 + 2 * QIAO_KEY_LEN || vlen != 8)
+		return 0;
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? 2 * k->cap : 16;
+		node_sync_head *v = realloc(k->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return QIAO_ENOMEM;
+		k->v = v;
+		k->cap = cap;
+	}
+	memset(&k->v[k->n], 0, sizeof(k->v[k->n]));
+	memcpy(k->v[k->n].author, (const uint8_t *)key + 1 + QIAO_KEY_LEN,
+	    QIAO_KEY_LEN);
+	k->v[k->n++].seq = node_store_rd64(val);
+	return 0;
+}
+
+int
+node_sync_peer_known(node_txn *txn, const uint8_t key[QIAO_KEY_LEN],
+    node_sync_head **out, size_t *count)
+{
+	uint8_t prefix[1 + QIAO_KEY_LEN];
+	struct known k = { 0 };
+	int rc;
+
+	prefix[0] = 'H';
+	memcpy(prefix + 1, key, QIAO_KEY_LEN);
+	rc = node_store_scan(txn, NODE_TB_PEERS, prefix, sizeof(prefix),
+	    on_known, &k);
+	if (rc != QIAO_OK) {
+		free(k.v);
+		return rc;
+	}
+	*out = k.v;
+	*count = k.n;
+	return QIAO_OK;
+}
+
 /* Saves the peer's record and what it is known to hold. */
 static int
 save_peer(node_sync *s)

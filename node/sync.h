@@ -165,6 +165,15 @@ int node_sync_peer_behind(node *n, node_txn *txn, const node_sync_peer *p,
     uint64_t *they_lack, uint64_t *we_lack) QIAO_MUST_USE;
 
 /*
+ * What this node knows the peer `key` holds, per author: the highest seq
+ * the peer has acknowledged (SYNCED), announced (HEADS) or sent us; hash
+ * zeroed. In author order; *out is heap (free()), NULL when none.
+ * QIAO_ENOMEM, QIAO_ESTORE.
+ */
+int node_sync_peer_known(node_txn *txn, const uint8_t key[QIAO_KEY_LEN],
+    node_sync_head **out, size_t *count) QIAO_MUST_USE;
+
+/*
  * Heads of every author n holds within the scope of `region` (all when
  * NULL), issuers first (root, district, town, village, then by key).
  * *out is heap (free()).
