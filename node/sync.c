@@ -12,6 +12,9 @@
 
 #define ZSTD_LEVEL 3
 #define RETRY_ROUNDS_MAX 16
+/* A full store: ask again for what waits this often (nothing else moves
+ * the store's tick while it is full). */
+#define FULL_RETRY_MS 3000
 
 /* What the session knows of one author. */
 struct author {
@@ -82,6 +85,7 @@ struct node_sync {
 	size_t nretry, capretry;
 	uint64_t stored_at_retry;
 	uint64_t tick_at_retry;
+	uint64_t full_at;    /* when a batch last found the store full */
 	uint64_t peer_synced;
 
 	node_sync_info info;
@@ -98,6 +102,7 @@ struct node_sync {
 	bool round_open, heads_partial;
 	bool peer_synced_any;
 	bool dirty_peer;
+	bool full_logged; /* said once per session that the store is full */
 };
 /* authors */
 
@@ -627,6 +632,23 @@ fail:
 	return rc;
 }
 
+/*
+ * The peer record is bookkeeping: when the store is full it is kept in
+ * memory (still dirty) and written at a later save, and the session goes
+ * on serving. Any other store failure is the session's.
+ */
+static int
+save_peer_soft(node_sync *s)
+{
+	int rc = save_peer(s);
+
+	if (rc == QIAO_EFULL) {
+		s->dirty_peer = true;
+		return QIAO_OK;
+	}
+	return rc;
+}
+
 static int
 note_peer_has(node_sync *s, const uint8_t *author, uint64_t seq)
 {
@@ -1144,7 +1166,7 @@ check_round(node_sync *s)
 		    s->retry_rounds >= RETRY_ROUNDS_MAX) {
 			s->info.blocked = true;
 			s->round_open = false;
-			return save_peer(s);
+			return save_peer_soft(s);
 		}
 		s->stored_at_retry = s->info.stored;
 		s->retry_rounds++;
@@ -1188,7 +1210,7 @@ check_round(node_sync *s)
 	if ((rc = push_out(s, &w)) != QIAO_OK)
 		return rc;
 	s->dirty_peer = true;
-	return save_peer(s);
+	return save_peer_soft(s);
 }
 
 /* WANT: queue the ranges in the peer's scope, then a DONE mark. */
@@ -1380,9 +1402,40 @@ on_batch(node_sync *s, node_sync_msg *m, const char **why)
 	s->info.batches_in++;
 	s->ack_due = true;
 	if (items.n > 0 &&
-	    (rc = node_ingest(s->n, items.v, items.n, &st)) != QIAO_OK) {
+	    (rc = node_ingest(s->n, items.v, items.n, &st)) == QIAO_EFULL) {
+		/* Nothing of the batch was stored. The session goes on (we
+		 * still serve reads and send); the entries wait, asked for
+		 * again every FULL_RETRY_MS until there is room. */
+		s->full_at = s->now;
+		s->info.full = true;
+		snprintf(s->info.last_reject, sizeof(s->info.last_reject),
+		    "store or disk full: %zu entries wait", items.n);
+		if (!s->full_logged) {
+			char hex[2 * QIAO_KEY_LEN + 1];
+
+			crdt_hex_encode(hex, s->info.peer, QIAO_KEY_LEN);
+			node_log(NODE_LOG_WARN, "sync", "peer %.16s: store or "
+			    "disk full; its entries wait until there is "
+			    "room", hex);
+			s->full_logged = true;
+		}
+		rc = QIAO_OK;
+		for (size_t i = 0; rc == QIAO_OK && i < items.n; i++)
+			rc = add_retry(s, items.v[i].e.author,
+			    items.v[i].e.seq);
+		for (size_t i = 0; rc == QIAO_OK && i < items.ngap; i++)
+			rc = add_retry(s, items.gapv[i].author,
+			    items.gapv[i].to);
 		node_syncwire_items_fini(&items);
 		return rc;
+	}
+	if (rc != QIAO_OK) {
+		node_syncwire_items_fini(&items);
+		return rc;
+	}
+	if (items.n > 0 && s->info.full) {
+		s->info.full = false; /* room again */
+		s->full_logged = false;
 	}
 	for (size_t i = 0; rc == QIAO_OK && i < items.n; i++) {
 		const node_ingest_item *it = &items.v[i];
@@ -1443,7 +1496,7 @@ on_synced(node_sync *s, uint64_t upto, const char **why)
 		return rc;
 	s->info.peer_done = upto == s->announced;
 	s->dirty_peer = true;
-	return save_peer(s);
+	return save_peer_soft(s);
 }
 
 int
@@ -1524,8 +1577,11 @@ node_sync_poll(node_sync *s, uint64_t now_ms, uint64_t tick)
 		return rc;
 	/* Entries rejected for a missing issuer: once something new is
 	 * stored, ask again. */
-	if (s->info.blocked && s->nretry > 0 && tick != s->tick_at_retry &&
+	if (s->info.blocked && s->nretry > 0 &&
+	    (tick != s->tick_at_retry ||
+		(s->info.full && now_ms >= s->full_at + FULL_RETRY_MS)) &&
 	    s->wants_done == s->wants_out && !s->round_open) {
+		s->full_at = now_ms;
 		s->tick_at_retry = tick;
 		s->stored_at_retry = s->info.stored - 1; /* allow one pass */
 		s->retry_rounds = 0;
