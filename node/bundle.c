@@ -275,7 +275,8 @@ node_bundle_heads(node *n, const char *path, uint64_t *authors)
 		    : count - off;
 
 		crdt_writer_init(&w);
-		node_syncwire_heads(&w, h.tick, off + k < count, v + off, k);
+		node_syncwire_heads(&w, h.tick, off + k < count,
+		    k > 0 ? v + off : NULL, k);
 		out_frame(&o, &w);
 		off += k;
 	} while (off < count);

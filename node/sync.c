@@ -964,7 +964,10 @@ announce(node_sync *s, uint64_t after)
 		crdt_writer w;
 
 		crdt_writer_init(&w);
-		node_syncwire_heads(&w, upto, off + n < p.n, p.v + off, n);
+		/* p.v is NULL when there is nothing to announce: no offset
+		 * on a null pointer (undefined behaviour). */
+		node_syncwire_heads(&w, upto, off + n < p.n,
+		    n > 0 ? p.v + off : NULL, n);
 		if ((rc = push_out(s, &w)) != QIAO_OK)
 			goto out;
 		for (size_t i = off; i < off + n; i++)
