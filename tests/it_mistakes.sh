@@ -204,7 +204,9 @@ table=$(cat <<'EOF'
 1|could not sync with tcp://127.0.0.1:1 within|sync --dir $S/v --peer tcp://127.0.0.1:1 --timeout 300ms
 2|unexpected argument "extra"|status --dir $S/v extra
 2|--scope must be a region code of digits|heads --dir $S/v --scope 5001x
-2|--scope and --json do not apply|heads --dir $S/v -o $T/h --scope 500116
+2|--scope, --peer and --json do not apply|heads --dir $S/v -o $T/h --scope 500116
+2|--peer must be a public key|heads --dir $S/v --peer 1234
+2|--peer and --scope exclude each other|heads --dir $S/v --peer $V --scope 500116
 1|No such file or directory|heads --dir $S/v -o $T/nodir/h
 2|which?|bundle
 2|--for HEADS_FILE and -o FILE are required|bundle export --dir $S/v -o $T/b

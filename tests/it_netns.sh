@@ -8,7 +8,7 @@
 #     both ways, for the whole test;
 #   - latency: V reaches its town through tests/tools/delayrelay in T's
 #     namespace, which holds every chunk 800 ms each way;
-#   - a partition: V's namespace drops everything on its veth for 12 s,
+#   - a partition: V's namespace drops everything on its veth for 10 s,
 #     longer than the link timeout, so the link is dropped and must be
 #     dialled again -- through the loss, where a lost SYN or first message
 #     is normal.
@@ -122,11 +122,11 @@ for n in d t v; do
 	cat >>"$T/$n/qiao.conf" <<-EOF
 		durable = no
 		[net]
-		reconnect_min = 300ms
-		reconnect_max = 2s
+		reconnect_min = 2s
+		reconnect_max = 4s
 		change_poll = 100ms
 		poll_interval = 2s
-		timeout = 8s
+		timeout = 7s
 	EOF
 done
 echo "listen = tcp://10.77.0.1:7420" >>"$T/d/qiao.conf"
@@ -188,10 +188,10 @@ else
 fi
 echo "# converged under loss and delay in $((SECONDS - t0))s"
 
-# Partition: V is cut off for 12 s; both sides write on.
+# Partition: V is cut off for 10 s; both sides write on.
 partition on || fail partition "nft failed"
 write v 5 断网期间 && write t 3 镇通知 || fail writes-partitioned "append failed"
-sleep 12
+sleep 10
 expect partition-holds [ "$(seq_of d "$VK")" = 10 ]
 partition off || fail heal "nft failed"
 t0=$SECONDS
