@@ -133,10 +133,12 @@ flood(const char *url, unsigned long n, unsigned long size)
 	unsigned long i;
 	int rv;
 
-	if (size < 6 || (buf = calloc(1, size)) == NULL)
+	if (size < 6 || nng_req0_open(&s) != 0)
 		return 1;
-	if (nng_req0_open(&s) != 0)
+	if ((buf = calloc(1, size)) == NULL) {
+		nng_close(s);
 		return 1;
+	}
 	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 5000);
 	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 5000);
@@ -144,6 +146,8 @@ flood(const char *url, unsigned long n, unsigned long size)
 	if ((rv = nng_dial(s, url, NULL, 0)) != 0) {
 		fprintf(stderr, "hostile: dial %s: %s\n", url,
 		    nng_strerror(rv));
+		nng_close(s);
+		free(buf);
 		return 1;
 	}
 	memset(buf, 'x', size);
@@ -153,9 +157,12 @@ flood(const char *url, unsigned long n, unsigned long size)
 		buf[2] = (uint8_t)(i >> 16);
 		buf[3] = (uint8_t)(i >> 8);
 		buf[4] = (uint8_t)i;
-		if (nng_msg_alloc(&m, 0) != 0 ||
-		    nng_msg_append(m, buf, size) != 0)
-			return 1;
+		if (nng_msg_alloc(&m, 0) != 0)
+			break;
+		if (nng_msg_append(m, buf, size) != 0) {
+			nng_msg_free(m);
+			break;
+		}
 		if ((rv = nng_sendmsg(s, m, 0)) != 0) {
 			nng_msg_free(m);
 			break;
