@@ -24,6 +24,7 @@ if ! mount -t tmpfs -o size=1m tmpfs "$SMALL" 2>/dev/null; then
 	exit 0
 fi
 trap 'kill_all; umount "$SMALL" 2>/dev/null; cleanup' EXIT
+trap 'exit 130' INT TERM # so the EXIT trap cleans up
 kill_all() {
 	local p
 	for p in "${PIDS[@]:-}"; do

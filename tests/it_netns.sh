@@ -37,6 +37,7 @@ netns_cleanup() {
 	rm -rf "$T"
 }
 trap netns_cleanup EXIT
+trap 'exit 130' INT TERM # so the EXIT trap cleans up
 
 why=""
 if [ "$(id -u)" != 0 ]; then
