@@ -1098,12 +1098,22 @@ on_heads(node_sync *s, node_sync_msg *m, const char **why)
 		node_head mine;
 		crdt_entry e;
 
-		if ((rc = note_peer_has(s, h->author, h->seq)) != QIAO_OK)
-			break;
 		rc = node_store_head_get(txn, h->author, &mine);
 		if (rc == QIAO_ENOTFOUND) {
+			node_trust_id id;
+
 			memset(&mine, 0, sizeof(mine));
-			rc = QIAO_OK;
+			/* An author we neither hold nor know of is asked for
+			 * (it may be enrolled by what comes) but not
+			 * remembered: a peer announcing made-up authors
+			 * must not grow what the session keeps. */
+			rc = node_trust_lookup(s->n, txn, h->author, &id);
+			if (rc == QIAO_EUNKNOWN)
+				rc = QIAO_OK;
+			else if (rc == QIAO_OK)
+				rc = note_peer_has(s, h->author, h->seq);
+		} else if (rc == QIAO_OK) {
+			rc = note_peer_has(s, h->author, h->seq);
 		}
 		if (rc != QIAO_OK)
 			break;
@@ -1232,9 +1242,18 @@ on_want(node_sync *s, node_sync_msg *m)
 	for (size_t i = 0; i < m->want.n && rc == QIAO_OK; i++) {
 		const node_sync_want *w = &m->want.v[i];
 		struct author *a;
+		node_head h;
 		bool yes;
 
-		if ((rc = author_get(s, w->author, &a)) != QIAO_OK ||
+		/* Nothing to serve of an author we do not hold; and nothing
+		 * to remember of it (see on_heads). */
+		if ((rc = node_store_head_get(txn, w->author, &h)) ==
+		    QIAO_ENOTFOUND) {
+			rc = QIAO_OK;
+			continue;
+		}
+		if (rc != QIAO_OK ||
+		    (rc = author_get(s, w->author, &a)) != QIAO_OK ||
 		    (rc = peer_wants_author(s, txn, a, &yes)) != QIAO_OK)
 			break;
 		if (!yes)
