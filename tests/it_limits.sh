@@ -8,7 +8,8 @@
 #    after a genuine link handshake and HELLO: a HEADS declaring 2^32-1
 #    heads, a map declaring 2^32-1 pairs, a BATCH declaring a 4 GiB payload,
 #    a value nested a million arrays deep, a zstd BATCH declaring 1 GiB of
-#    content: each session is dropped, one line in the log;
+#    content: each session is dropped, one line in the log; then 300 valid
+#    HEADS announcing 614,400 made-up authors: answered, nothing kept;
 #  - a peer floods the carrier with 300 messages of 1 MiB that can never be
 #    put in order (sequence numbers from 1, never 0), then eight at once;
 #  - 50 connections at once, each a full sync session.
@@ -105,6 +106,10 @@ expect announce-cut-early grep -Eq '^closed after [0-9]+ bytes' "$T/out"
 for kind in count32 map32 bin32 deep zstd; do
 	check "bomb-$kind" 0 "$HOSTILE" bomb "$T/h" "$URL" "$kind"
 done
+# Valid, but made up: 300 HEADS of 2048 authors nobody enrolled. The town
+# asks for them (they could be enrolled by what follows) and keeps none.
+check made-up-authors-answered 0 "$HOSTILE" bomb "$T/h" "$URL" authors
+cat "$T/out"
 # One flooding peer, then eight at once (the bound over all connections).
 check flood-300-out-of-order 0 "$HOSTILE" flood "$URL" 300 1048000
 cat "$T/out"

@@ -19,7 +19,11 @@
  *         bin32    BATCH declaring a payload of 4 GiB - 1
  *         deep     a value nested 1,000,000 arrays deep
  *         zstd     BATCH whose zstd frame declares 1 GiB of content
- *       Exit 0 when the node drops the connection within 10 s.
+ *       Exit 0 when the node drops the connection within 15 s. Or:
+ *         authors  300 HEADS of 2048 made-up authors each, all valid:
+ *                  exit 0 when the node has answered every one (a WANT
+ *                  each) within 15 s without dropping us.
+
  *   hostile swarm DIR URL N SECONDS
  *       as the station in DIR: N connections at once (node/daemon with N
  *       upstreams), each a full sync session. Exit 0 when all N were in
@@ -212,6 +216,8 @@ bomb_message(const char *kind, crdt_writer *w)
 		d[1000000] = 0xc0;
 		crdt_write_raw(w, d, 1000001);
 		free(d);
+	} else if (strcmp(kind, "authors") == 0) {
+		return 0; /* made one by one: authors_heads() */
 	} else if (strcmp(kind, "zstd") == 0) {
 		/* 1 GiB of zeros compresses to a few dozen KiB, and the frame
 		 * says how large it is. */
@@ -254,6 +260,30 @@ send_msg(node_net *net, node_channel *ch, uint64_t conn, const uint8_t *m,
 	return rc;
 }
 
+#define AUTHORS_MSGS 300
+
+/* HEADS number k of made-up authors, each at seq 1000. */
+static int
+authors_heads(crdt_writer *w, unsigned k)
+{
+	uint8_t key[QIAO_KEY_LEN], hash[QIAO_HASH_LEN];
+
+	crdt_write_array(w, 4);
+	crdt_write_uint(w, NODE_SYNC_HEADS);
+	crdt_write_uint(w, k + 1);
+	crdt_write_bool(w, false);
+	crdt_write_array(w, QIAO_SYNC_HEADS_MAX);
+	for (unsigned i = 0; i < QIAO_SYNC_HEADS_MAX; i++) {
+		randombytes_buf(key, sizeof(key));
+		randombytes_buf(hash, sizeof(hash));
+		crdt_write_array(w, 3);
+		crdt_write_bin(w, key, sizeof(key));
+		crdt_write_uint(w, 1000);
+		crdt_write_bin(w, hash, sizeof(hash));
+	}
+	return crdt_writer_error(w) == QIAO_OK ? 0 : -1;
+}
+
 /* Sends the link's handshake frames, and our HELLO once the link is up. */
 static void
 pump(node_net *net, node_channel *ch, node_sync *sync, uint64_t conn,
@@ -292,6 +322,8 @@ bomb(const char *dir, const char *url, const char *kind)
 	char err[256];
 	uint64_t conn = 0, end = mono_ms() + 15000;
 	bool hello_sent = false, bomb_sent = false, done = false;
+	bool authors = strcmp(kind, "authors") == 0;
+	unsigned answered = 0;
 	int index, rc = 1;
 
 	crdt_writer_init(&w);
@@ -330,6 +362,30 @@ bomb(const char *dir, const char *url, const char *kind)
 			}
 			/* The node's first message (its HELLO): the session
 			 * is open. Now the bomb. */
+			if (plain != NULL && plen >= 2 && plain[0] == 0x92 &&
+			    plain[1] == NODE_SYNC_WANT &&
+			    ++answered == AUTHORS_MSGS) {
+				printf("%s: the node answered all %u HEADS "
+				       "(%u made-up authors)\n",
+				    kind, AUTHORS_MSGS,
+				    AUTHORS_MSGS * QIAO_SYNC_HEADS_MAX);
+				rc = 0;
+				done = true;
+			}
+			if (plain != NULL && hello_sent && !bomb_sent &&
+			    authors) {
+				for (unsigned k = 0; k < AUTHORS_MSGS; k++) {
+					crdt_writer h;
+
+					crdt_writer_init(&h);
+					if (authors_heads(&h, k) != 0 ||
+					    send_msg(net, ch, conn, h.buf,
+						h.len) != QIAO_OK)
+						done = true;
+					crdt_writer_fini(&h);
+				}
+				bomb_sent = true;
+			}
 			if (plain != NULL && hello_sent && !bomb_sent) {
 				if (send_msg(net, ch, conn, w.buf, w.len) !=
 				    QIAO_OK) {
@@ -345,13 +401,17 @@ bomb(const char *dir, const char *url, const char *kind)
 		} else if (ev.kind == NODE_NET_DOWN && ev.conn == conn) {
 			printf("%s: dropped %s the bomb (%s)\n", kind,
 			    bomb_sent ? "after" : "before", ev.why);
-			rc = bomb_sent ? 0 : 1;
+			rc = bomb_sent && !authors ? 0 : 1;
 			done = true;
 		}
 		free(ev.msg);
 	}
 	if (!done)
-		printf("%s: not dropped within 15 s\n", kind);
+		printf("%s: %s within 15 s\n", kind,
+		    authors ? "not all answered" : "not dropped");
+	if (authors && answered < AUTHORS_MSGS)
+		printf("%s: %u of %u HEADS answered\n", kind, answered,
+		    AUTHORS_MSGS);
 	crdt_writer_fini(&w);
 	node_sync_free(sync);
 	node_channel_free(ch);
