@@ -58,6 +58,11 @@ extern const cli_cmd cli_cmd_audit;
  */
 int cli_bad_option(const char *cmd, int c, char **argv);
 /* Usage error for a leftover positional argument, or CLI_OK if none. */
+struct option;
+/* The long name ("--grid") of the option getopt_long returned as ch, in
+ * buf; never the option's value, which argv[optind - 1] may be. */
+const char *cli_opt_name(const struct option *opts, int ch, char *buf,
+    size_t len);
 int cli_no_args(const char *cmd, int argc, char **argv);
 
 /* Prints "qiao: cmd: message" to stderr; returns CLI_FAIL. */
@@ -85,11 +90,18 @@ int cli_append_fail(const char *cmd, const node *n, int rc, const char *why);
 /* Parses a 64-hex public key; prints a usage error naming what. */
 int cli_parse_key(const char *cmd, const char *what, const char *hex,
     uint8_t key[QIAO_KEY_LEN]);
+/*
+ * Checks, before any work, that FILE can be written where -o names it: a
+ * usage error for an empty name; a failure (one line saying why) for a
+ * directory, a missing or unwritable parent directory. CLI_OK otherwise.
+ */
+int cli_check_out(const char *cmd, const char *path);
 /* Parses a non-negative integer; prints a usage error naming what. */
 int cli_parse_u64(const char *cmd, const char *what, const char *s,
     uint64_t *out);
 /* Parses YYYY-MM-DD (local time; end of that day when end_of_day) or
- * "YYYY-MM-DD HH:MM" into Unix ms. */
+ * "YYYY-MM-DD HH:MM" into Unix ms. QIAO_EINVAL for anything else, also
+ * for a day that does not exist (2026-02-30). */
 int cli_parse_date(const char *s, bool end_of_day, uint64_t *ms);
 
 /* Hex of a key or hash into buf (2n+1). */

@@ -115,6 +115,7 @@ parse(const char *cmd, int argc, char **argv, struct copts *o,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char oname[32];
 	int ch;
 
 	memset(o, 0, sizeof(*o));
@@ -126,7 +127,7 @@ parse(const char *cmd, int argc, char **argv, struct copts *o,
 			return cli_bad_option(cmd, ch, argv);
 		if (ch != 'd' && strchr(allowed, ch) == NULL)
 			return cli_usage(cmd, "%s does not apply here",
-			    argv[optind - 1]);
+			    cli_opt_name(opts, ch, oname, sizeof(oname)));
 		switch (ch) {
 		case 'd': o->dir = optarg; break;
 		case 'g': o->grid = optarg; break;

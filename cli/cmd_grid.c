@@ -79,6 +79,7 @@ parse(const char *cmd, int argc, char **argv, struct gopts *o,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char oname[32];
 	int ch, rc;
 
 	memset(o, 0, sizeof(*o));
@@ -90,7 +91,7 @@ parse(const char *cmd, int argc, char **argv, struct gopts *o,
 			return cli_bad_option(cmd, ch, argv);
 		if (ch != 'd' && strchr(allowed, ch) == NULL)
 			return cli_usage(cmd, "%s does not apply here",
-			    argv[optind - 1]);
+			    cli_opt_name(opts, ch, oname, sizeof(oname)));
 		switch (ch) {
 		case 'd': o->dir = optarg; break;
 		case 'c': case 'g': o->code = optarg; break; /* by command */

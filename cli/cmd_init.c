@@ -1,6 +1,7 @@
 /*
  * qiao init, qiao id, qiao root init — a station's store and identity.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,8 +53,10 @@ do_init(const char *cmd, const char *dir, const qiao_conf *conf)
 		return cli_fail(cmd, "%s already holds a station key; "
 				     "refusing to replace it",
 		    dir);
-	if (mkdir(dir, 0700) != 0 && access(dir, W_OK) != 0)
-		return cli_fail(cmd, "cannot create %s", dir);
+	if (mkdir(dir, 0700) != 0 &&
+	    (errno != EEXIST || access(dir, W_OK) != 0))
+		return cli_fail(cmd, "cannot create %s: %s", dir,
+		    strerror(errno));
 	if ((abs = realpath(dir, NULL)) != NULL) {
 		snprintf(c.dir, sizeof(c.dir), "%s", abs);
 		free(abs);
@@ -137,10 +140,12 @@ cmd_init(int argc, char **argv)
 	    strlen(c.region) != conf_role_region_len(c.role))
 		return cli_usage("init", "a %s's region code has %zu digits",
 		    conf_role_name(c.role), conf_role_region_len(c.role));
-	if (!c.has_root)
+	/* The warning only once the store exists: a failed init says one
+	 * thing, why it failed. */
+	if ((rc = do_init("init", dir, &c)) == CLI_OK && !c.has_root)
 		fprintf(stderr, "qiao: init: no --root given: this store "
 				"trusts only itself and the keys it enrols\n");
-	return do_init("init", dir, &c);
+	return rc;
 }
 
 static int

@@ -368,7 +368,8 @@ log_export(const char *cmd, int argc, char **argv, struct opts *o)
 		return rc;
 	if (o->out == NULL)
 		return cli_usage(cmd, "-o FILE is required");
-	if ((rc = cli_open(cmd, o->dir, &n)) != CLI_OK)
+	if ((rc = cli_check_out(cmd, o->out)) != CLI_OK ||
+	    (rc = cli_open(cmd, o->dir, &n)) != CLI_OK)
 		return rc;
 	rc = node_logfile_export(n, o->out, o->has_author ? o->author : NULL,
 	    o->from, &count);

@@ -66,6 +66,7 @@ parse(const char *cmd, int argc, char **argv, struct mopts *o,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char oname[32];
 	int ch, rc;
 
 	memset(o, 0, sizeof(*o));
@@ -77,7 +78,7 @@ parse(const char *cmd, int argc, char **argv, struct mopts *o,
 			return cli_bad_option(cmd, ch, argv);
 		if (ch != 'd' && strchr(allowed, ch) == NULL)
 			return cli_usage(cmd, "%s does not apply here",
-			    argv[optind - 1]);
+			    cli_opt_name(opts, ch, oname, sizeof(oname)));
 		switch (ch) {
 		case 'd': o->dir = optarg; break;
 		case 'c': o->code = optarg; break;
@@ -106,7 +107,10 @@ parse(const char *cmd, int argc, char **argv, struct mopts *o,
 								 : &o->to) != 0)
 				return cli_usage(cmd, "%s must be a date "
 						      "YYYY-MM-DD, got \"%s\"",
-				    argv[optind - 1], optarg);
+				    ch == 'D'	? "--date"
+				    : ch == 'f' ? "--from"
+						: "--to",
+				    optarg);
 			*(ch == 'D' ? &o->has_date : ch == 'f' ? &o->has_from
 							       : &o->has_to) =
 			    true;

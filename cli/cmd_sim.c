@@ -119,6 +119,7 @@ sim_gen(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "sim gen", *dir = NULL;
+	char oname[32];
 	char path[QIAO_PATH_MAX + 16], err[512];
 	struct progress pg = { isatty(2), -1 };
 	bool has_seed = false, has_res = false, has_grass = false;
@@ -132,7 +133,7 @@ sim_gen(int argc, char **argv)
 
 	node_sim_defaults(&o);
 	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		const char *name = argv[optind - 1];
+		const char *name = cli_opt_name(opts, ch, oname, sizeof(oname));
 
 		switch (ch) {
 		case 'd':
@@ -193,6 +194,10 @@ sim_gen(int argc, char **argv)
 	if (o.grassroots > o.resolved)
 		return cli_usage(cmd, "--grassroots must not exceed "
 				      "--resolved");
+	/* Options out of range are a usage error before anything is
+	 * created: a mistyped count must not leave a store behind. */
+	if (node_sim_check(&o, err, sizeof(err)) != QIAO_OK)
+		return cli_usage(cmd, "%s", err);
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	if (access(path, F_OK) != 0 &&
 	    (rc = create(cmd, dir, o.district)) != CLI_OK)

@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "conf/conf.h"
+#include "crdt/hlc.h"
 #include "node/bundle.h"
 #include "node/daemon.h"
 #include "node/log.h"
@@ -32,19 +33,25 @@
 #define USAGE_STATUS                                                        \
 	"usage: qiao status [--dir DIR] [--json]\n"                         \
 	"\n"                                                                \
-	"Shows the station, its links (listen, upstream), fork proofs, and\n" \
-	"every peer it has synced with: when both sides were last in sync,\n" \
-	"how many of our entries in its scope it lacks (as far as we know)\n" \
-	"and how many of its we lack, and the last error.\n"
+	"Shows the station, its links (listen, upstream), fork proofs, the\n" \
+	"clock skew seen (stations whose entries arrived stamped more than\n" \
+	"max_skew ahead of this clock, and how far ahead their latest entry\n" \
+	"is now; when one is a station above this one, this clock may be\n" \
+	"behind), and every peer it has synced with: when both sides were\n" \
+	"last in sync, how many of our entries in its scope it lacks (as\n" \
+	"far as we know) and how many of its we lack, and the last error.\n"
 
 #define USAGE_HEADS                                                         \
 	"usage: qiao heads [--dir DIR] [-o FILE] [--scope CODE] [--json]\n" \
+	"       qiao heads [--dir DIR] --peer KEY [--json]\n"               \
 	"\n"                                                                \
 	"Without -o: lists the heads (author, seq, hash) of every log held\n" \
 	"in the scope of region CODE (default: all) and their digest. Two\n" \
 	"nodes holding the same entries for a scope print the same digest.\n" \
 	"With -o: writes what this station holds to FILE, for a peer\n"     \
-	"without a link to answer with `qiao bundle export --for FILE`.\n"
+	"without a link to answer with `qiao bundle export --for FILE`.\n"  \
+	"With --peer: what this station knows the peer KEY holds, per\n"    \
+	"author (the peer acknowledged, announced or sent it): AUTHOR SEQ.\n"
 
 #define USAGE_BUNDLE                                                        \
 	"usage: qiao bundle export [--dir DIR] --for HEADS_FILE -o FILE\n"  \
@@ -132,6 +139,9 @@ cmd_sync(int argc, char **argv)
 		return cli_usage(cmd, "--peer must be a URL such as "
 				      "tcp://10.1.0.1:7420, got \"%s\"",
 		    peer);
+	if (conf_url_check(peer) != NULL)
+		return cli_usage(cmd, "--peer: %s, got \"%s\"",
+		    conf_url_check(peer), peer);
 	if ((rc = cli_open(cmd, dir, &n)) != CLI_OK)
 		return rc;
 	if (node_self(n) == NULL) {
@@ -294,6 +304,119 @@ on_forked_head(void *ctx, const void *key, size_t klen, const void *val,
 	return 0;
 }
 
+/*
+ * Clock skew: authors whose entries were stamped more than max_skew ahead
+ * of this station's clock when they arrived (ingest flags their head and
+ * does not let our clock follow). How far ahead their latest entry is now
+ * says whether it still is; an issuer above us (the root, the district,
+ * our town) among them means it is more likely our clock that is behind.
+ */
+/* "1d 2h", "3h 5m", "4m 10s", "12s". */
+static const char *
+span(char *buf, size_t len, uint64_t ms)
+{
+	uint64_t t = ms / 1000;
+
+	if (t >= 86400)
+		snprintf(buf, len, "%llud %lluh", (unsigned long long)(t / 86400),
+		    (unsigned long long)(t % 86400 / 3600));
+	else if (t >= 3600)
+		snprintf(buf, len, "%lluh %llum", (unsigned long long)(t / 3600),
+		    (unsigned long long)(t % 3600 / 60));
+	else if (t >= 60)
+		snprintf(buf, len, "%llum %llus", (unsigned long long)(t / 60),
+		    (unsigned long long)(t % 60));
+	else
+		snprintf(buf, len, "%llus", (unsigned long long)t);
+	return buf;
+}
+
+struct skewed {
+	node *n;
+	node_txn *txn;
+	uint64_t now;
+	json_t *list;  /* --json */
+	size_t count;
+	bool above;    /* an issuer of a higher tier is among them */
+	bool json;
+};
+
+static int
+on_skewed_head(void *ctx, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	struct skewed *k = ctx;
+	const qiao_conf *c = node_get_conf(k->n);
+	char hex[2 * QIAO_KEY_LEN + 1], iso[40], dur[32];
+	node_trust_id id;
+	node_head h;
+	uint64_t latest, ahead;
+	int rc;
+
+	(void)val;
+	(void)vlen;
+	if (klen != QIAO_KEY_LEN)
+		return QIAO_ESTORE;
+	if ((rc = node_store_head_get(k->txn, key, &h)) != QIAO_OK)
+		return rc;
+	if (!(h.flags & NODE_HEAD_SKEWED))
+		return 0;
+	rc = node_trust_lookup(k->n, k->txn, key, &id);
+	if (rc == QIAO_EUNKNOWN)
+		memset(&id, 0, sizeof(id));
+	else if (rc != QIAO_OK)
+		return rc;
+	latest = crdt_hlc_ms(h.hlc);
+	ahead = latest > k->now ? latest - k->now : 0;
+	k->count++;
+	if (id.role > c->role && node_trust_region_covers(id.region, c->region))
+		k->above = true;
+	cli_hex(hex, key, QIAO_KEY_LEN);
+	if (k->json) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "key", json_string(hex));
+		json_object_set_new(o, "role",
+		    conf_role_name(id.role) ? json_string(conf_role_name(
+						  id.role))
+					    : json_null());
+		json_object_set_new(o, "region", json_string(id.region));
+		json_object_set_new(o, "name", json_string(id.name));
+		json_object_set_new(o, "latest",
+		    json_string(cli_time_iso(iso, sizeof(iso), latest)));
+		json_object_set_new(o, "ahead_ms",
+		    json_integer((json_int_t)ahead));
+		json_array_append_new(k->list, o);
+		return 0;
+	}
+	printf("  %.16s  %-8s %-13s %-19s %-14s %s\n", hex,
+	    conf_role_name(id.role) ? conf_role_name(id.role) : "?",
+	    id.region[0] ? id.region : "-",
+	    cli_time(iso, sizeof(iso), latest),
+	    ahead > 0 ? span(dur, sizeof(dur), ahead) : "no longer", id.name);
+	return 0;
+}
+
+/* Counts the skewed authors (the text view prints a header first). */
+static int
+on_skew_count(void *ctx, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	struct skewed *k = ctx;
+	node_head h;
+	int rc;
+
+	(void)val;
+	(void)vlen;
+	if (klen != QIAO_KEY_LEN)
+		return QIAO_ESTORE;
+	if ((rc = node_store_head_get(k->txn, key, &h)) != QIAO_OK)
+		return rc;
+	if (h.flags & NODE_HEAD_SKEWED)
+		k->count++;
+	return 0;
+}
+
 static int
 cmd_status(int argc, char **argv)
 {
@@ -306,6 +429,8 @@ cmd_status(int argc, char **argv)
 	const char *cmd = "status", *dir = cli_default_dir();
 	struct status s = { 0 };
 	struct forked f = { 0 };
+	struct skewed k = { 0 };
+	char when[40], dur[32];
 	char key[2 * QIAO_KEY_LEN + 1];
 	const qiao_conf *c;
 	uint64_t forks = 0, tick = 0;
@@ -345,8 +470,12 @@ cmd_status(int argc, char **argv)
 		    on_forked_head, &f);
 	if (rc == QIAO_OK)
 		rc = node_store_tick(s.txn, &tick);
+	k.n = s.n;
+	k.txn = s.txn;
+	k.now = node_now_ms(s.n);
+	k.json = s.json;
 	if (rc == QIAO_OK && s.json) {
-		json_t *j = json_object(), *ups = json_array();
+		json_t *j = json_object(), *ups = json_array(), *clk;
 
 		s.peers = json_array();
 		json_object_set_new(j, "station", json_string(key));
@@ -364,7 +493,20 @@ cmd_status(int argc, char **argv)
 		json_object_set_new(j, "forks", json_integer((json_int_t)forks));
 		json_object_set_new(j, "forked_authors",
 		    json_integer((json_int_t)f.authors));
-		rc = node_sync_peer_each(s.txn, on_status_peer, &s);
+		k.list = json_array();
+		rc = node_store_scan(s.txn, NODE_TB_HEADS, NULL, 0,
+		    on_skewed_head, &k);
+		clk = json_object();
+		json_object_set_new(clk, "now",
+		    json_string(cli_time_iso(when, sizeof(when), k.now)));
+		json_object_set_new(clk, "max_skew_ms",
+		    json_integer((json_int_t)c->max_skew_ms));
+		json_object_set_new(clk, "skewed", k.list);
+		json_object_set_new(clk, "behind_suspected",
+		    json_boolean(k.above));
+		json_object_set_new(j, "clock", clk);
+		if (rc == QIAO_OK)
+			rc = node_sync_peer_each(s.txn, on_status_peer, &s);
 		json_object_set_new(j, "peers", s.peers);
 		node_store_txn_abort(s.txn);
 		node_close(s.n);
@@ -387,10 +529,35 @@ cmd_status(int argc, char **argv)
 		printf("forks     %llu proof%s, %llu author%s frozen\n",
 		    (unsigned long long)forks, forks == 1 ? "" : "s",
 		    (unsigned long long)f.authors, f.authors == 1 ? "" : "s");
-		printf("peers\n  %-16s  %-8s %-13s %-19s %9s %8s  %s\n", "KEY",
-		    "ROLE", "REGION", "LAST IN SYNC", "THEY LACK", "WE LACK",
-		    "URL / LAST ERROR");
-		rc = node_sync_peer_each(s.txn, on_status_peer, &s);
+		printf("clock     %s, max skew %s\n",
+		    cli_time(when, sizeof(when), k.now),
+		    span(dur, sizeof(dur), c->max_skew_ms));
+		rc = node_store_scan(s.txn, NODE_TB_HEADS, NULL, 0,
+		    on_skew_count, &k);
+		if (rc == QIAO_OK && k.count == 0)
+			printf("skew      no author stamps entries ahead of "
+			       "this clock\n");
+		if (rc == QIAO_OK && k.count > 0) {
+			printf("skew      %zu author%s stamped entries more than "
+			       "max skew ahead of this clock:\n",
+			    k.count, k.count == 1 ? "" : "s");
+			printf("  %-16s  %-8s %-13s %-19s %-14s %s\n", "KEY",
+			    "ROLE", "REGION", "LATEST STAMP", "AHEAD NOW",
+			    "NAME");
+			k.count = 0;
+			rc = node_store_scan(s.txn, NODE_TB_HEADS, NULL, 0,
+			    on_skewed_head, &k);
+			if (k.above)
+				printf("  the clock of a station above this "
+				       "one is ahead: this station's clock "
+				       "may be behind; check it\n");
+		}
+		if (rc == QIAO_OK)
+			printf("peers\n  %-16s  %-8s %-13s %-19s %9s %8s  %s\n",
+			    "KEY", "ROLE", "REGION", "LAST IN SYNC",
+			    "THEY LACK", "WE LACK", "URL / LAST ERROR");
+		if (rc == QIAO_OK)
+			rc = node_sync_peer_each(s.txn, on_status_peer, &s);
 	}
 	node_store_txn_abort(s.txn);
 	node_close(s.n);
@@ -401,17 +568,75 @@ cmd_status(int argc, char **argv)
 
 /* heads */
 
+/* heads --peer: what we know the peer holds. */
+static int
+heads_peer(const char *cmd, const char *dir, const uint8_t *peer, bool json)
+{
+	char k[2 * QIAO_KEY_LEN + 1];
+	node_sync_head *v = NULL;
+	uint64_t entries = 0;
+	size_t count = 0;
+	node_txn *txn;
+	node *n;
+	int rc;
+
+	if ((rc = cli_open(cmd, dir, &n)) != CLI_OK)
+		return rc;
+	if ((rc = node_store_txn_begin(node_get_store(n), false, &txn)) == 0) {
+		rc = node_sync_peer_known(txn, peer, &v, &count);
+		node_store_txn_abort(txn);
+	}
+	node_close(n);
+	if (rc != QIAO_OK)
+		return cli_fail(cmd, "%s", qiao_strerror(rc));
+	for (size_t i = 0; i < count; i++)
+		entries += v[i].seq;
+	if (json) {
+		json_t *j = json_object(), *a = json_array();
+
+		json_object_set_new(j, "peer",
+		    json_string(cli_hex(k, peer, QIAO_KEY_LEN)));
+		json_object_set_new(j, "authors",
+		    json_integer((json_int_t)count));
+		json_object_set_new(j, "entries",
+		    json_integer((json_int_t)entries));
+		for (size_t i = 0; i < count; i++) {
+			json_t *o = json_object();
+
+			json_object_set_new(o, "author", json_string(cli_hex(k,
+			    v[i].author, QIAO_KEY_LEN)));
+			json_object_set_new(o, "seq",
+			    json_integer((json_int_t)v[i].seq));
+			json_array_append_new(a, o);
+		}
+		json_object_set_new(j, "known", a);
+		free(v);
+		return cli_json_print(j);
+	}
+	for (size_t i = 0; i < count; i++)
+		printf("%s %8llu\n", cli_hex(k, v[i].author, QIAO_KEY_LEN),
+		    (unsigned long long)v[i].seq);
+	printf("peer %s holds at least: authors %zu entries %llu\n",
+	    cli_hex(k, peer, QIAO_KEY_LEN), count,
+	    (unsigned long long)entries);
+	free(v);
+	return CLI_OK;
+}
+
 static int
 cmd_heads(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "scope", required_argument, NULL, 's' },
+		{ "peer", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "heads", *dir = cli_default_dir(), *out = NULL;
+	uint8_t peer[QIAO_KEY_LEN];
+	bool has_peer = false;
 	const char *scope = NULL;
 	char hex[2 * QIAO_HASH_LEN + 1];
 	uint8_t digest[QIAO_HASH_LEN];
@@ -439,6 +664,12 @@ cmd_heads(int argc, char **argv)
 				    optarg);
 			scope = optarg;
 			break;
+		case 'p':
+			if ((rc = cli_parse_key(cmd, "--peer", optarg, peer)) !=
+			    CLI_OK)
+				return rc;
+			has_peer = true;
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -450,9 +681,15 @@ cmd_heads(int argc, char **argv)
 	}
 	if ((rc = cli_no_args(cmd, argc, argv)) != CLI_OK)
 		return rc;
-	if (out != NULL && (scope != NULL || json))
-		return cli_usage(cmd, "-o writes every head; --scope and "
-				      "--json do not apply");
+	if (out != NULL && (scope != NULL || json || has_peer))
+		return cli_usage(cmd, "-o writes every head; --scope, --peer "
+				      "and --json do not apply");
+	if (has_peer && scope != NULL)
+		return cli_usage(cmd, "--peer and --scope exclude each other");
+	if (has_peer)
+		return heads_peer(cmd, dir, peer, json);
+	if (out != NULL && (rc = cli_check_out(cmd, out)) != CLI_OK)
+		return rc;
 	if ((rc = cli_open(cmd, dir, &n)) != CLI_OK)
 		return rc;
 	if (out != NULL) {
@@ -556,7 +793,8 @@ bundle_export(int argc, char **argv)
 	if (heads == NULL || out == NULL)
 		return cli_usage(cmd, "--for HEADS_FILE and -o FILE are "
 				      "required");
-	if ((rc = cli_open(cmd, dir, &n)) != CLI_OK)
+	if ((rc = cli_check_out(cmd, out)) != CLI_OK ||
+	    (rc = cli_open(cmd, dir, &n)) != CLI_OK)
 		return rc;
 	rc = node_bundle_export(n, heads, out, &st, err, sizeof(err));
 	node_close(n);

@@ -74,8 +74,9 @@ cmd_help(int argc, char **argv)
 static int
 cmd_version(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc > 1)
+		return cli_usage("version", "unexpected argument \"%s\"",
+		    argv[1]);
 	printf("qiao %s\n", QIAO_VERSION);
 	return CLI_OK;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <wchar.h>
 
 #include "cli/cli.h"
@@ -32,6 +33,18 @@ cli_bad_option(const char *cmd, int c, char **argv)
 	if (optopt != 0 && strncmp(opt, "--", 2) != 0)
 		return cli_usage(cmd, "unknown option -%c", optopt);
 	return cli_usage(cmd, "unknown option %s", opt);
+}
+
+const char *
+cli_opt_name(const struct option *opts, int ch, char *buf, size_t len)
+{
+	for (; opts->name != NULL; opts++)
+		if (opts->flag == NULL && opts->val == ch) {
+			snprintf(buf, len, "--%s", opts->name);
+			return buf;
+		}
+	snprintf(buf, len, "-%c", ch);
+	return buf;
 }
 
 int
@@ -139,6 +152,40 @@ cli_append_fail(const char *cmd, const node *n, int rc, const char *why)
 }
 
 int
+cli_check_out(const char *cmd, const char *path)
+{
+	char parent[4096];
+	struct stat st;
+	char *slash;
+
+	if (path[0] == '\0')
+		return cli_usage(cmd, "-o needs a file name");
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return cli_fail(cmd, "cannot write %s: it is a directory",
+		    path);
+	if (snprintf(parent, sizeof(parent), "%s", path) >=
+	    (int)sizeof(parent))
+		return cli_fail(cmd, "cannot write %s: the path is too long",
+		    path);
+	if ((slash = strrchr(parent, '/')) == NULL)
+		snprintf(parent, sizeof(parent), ".");
+	else if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(parent, &st) != 0)
+		return cli_fail(cmd, "cannot write %s: %s: %s", path, parent,
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return cli_fail(cmd, "cannot write %s: %s is not a directory",
+		    path, parent);
+	if (access(parent, W_OK) != 0)
+		return cli_fail(cmd, "cannot write %s: %s: %s", path, parent,
+		    strerror(errno));
+	return CLI_OK;
+}
+
+int
 cli_parse_key(const char *cmd, const char *what, const char *hex,
     uint8_t key[QIAO_KEY_LEN])
 {
@@ -168,7 +215,7 @@ cli_parse_u64(const char *cmd, const char *what, const char *s,
 int
 cli_parse_date(const char *s, bool end_of_day, uint64_t *ms)
 {
-	struct tm tm;
+	struct tm tm, want;
 	const char *end;
 	time_t t;
 
@@ -188,7 +235,13 @@ cli_parse_date(const char *s, bool end_of_day, uint64_t *ms)
 	if (*end != '\0')
 		return QIAO_EINVAL;
 	tm.tm_isdst = -1;
+	want = tm;
 	if ((t = mktime(&tm)) == (time_t)-1 || t < 0)
+		return QIAO_EINVAL;
+	/* mktime normalises: 2026-02-30 would become March 2. A day that
+	 * does not exist is a mistake to report, not a date to move. */
+	if (tm.tm_year != want.tm_year || tm.tm_mon != want.tm_mon ||
+	    tm.tm_mday != want.tm_mday)
 		return QIAO_EINVAL;
 	*ms = (uint64_t)t * 1000 + (end_of_day ? 999 : 0);
 	return QIAO_OK;

@@ -223,27 +223,50 @@ set_log_level(qiao_conf *c, const char *v)
 	return "log_level must be error, warn, info or debug";
 }
 
+/* A TCP address ends in ":PORT", 1 to 65535 (0 lets a listener pick). */
+static bool
+port_ok(const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+	unsigned long port = 0;
+
+	if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) > 5)
+		return false;
+	for (const char *p = colon + 1; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		port = port * 10 + (unsigned long)(*p - '0');
+	}
+	return port <= 65535;
+}
+
 /* nng URLs we dial and listen on: TCP for real links, inproc for tests and
  * simulations, ipc for a local socket. */
-static const char *
-url_check(const char *v)
+const char *
+conf_url_check(const char *v)
 {
 	static const char *const schemes[] = { "tcp://", "tcp4://",
 		"tcp6://", "inproc://", "ipc://" };
 
 	if (strlen(v) >= QIAO_URL_MAX)
 		return "the URL is too long";
-	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-		if (strncmp(v, schemes[i], strlen(schemes[i])) == 0 &&
-		    v[strlen(schemes[i])] != '\0')
-			return NULL;
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		size_t n = strlen(schemes[i]);
+
+		if (strncmp(v, schemes[i], n) != 0 || v[n] == '\0')
+			continue;
+		if (i < 3 && !port_ok(v + n))
+			return "a tcp URL ends in :PORT (1 to 65535), such as "
+			       "tcp://10.0.0.1:7420";
+		return NULL;
+	}
 	return "expected a URL such as tcp://10.0.0.1:7420";
 }
 
 static const char *
 set_listen(qiao_conf *c, const char *v)
 {
-	const char *why = url_check(v);
+	const char *why = conf_url_check(v);
 
 	if (why == NULL)
 		snprintf(c->listen, sizeof(c->listen), "%s", v);
@@ -253,7 +276,7 @@ set_listen(qiao_conf *c, const char *v)
 static const char *
 set_upstream(qiao_conf *c, const char *v)
 {
-	const char *why = url_check(v);
+	const char *why = conf_url_check(v);
 
 	if (why != NULL)
 		return why;

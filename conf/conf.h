@@ -101,6 +101,9 @@ size_t conf_role_region_len(enum qiao_role role);
 
 /* True if code is 1..QIAO_REGION_MAX-1 ASCII digits. */
 bool conf_region_ok(const char *code);
+/* NULL when url is one qiao dials or listens on (tcp://HOST:PORT, tcp4://,
+ * tcp6://, ipc://PATH, inproc://NAME), else what is wrong with it. */
+const char *conf_url_check(const char *url);
 
 /* Parses "250ms", "30s", "5m", "2h", "1d" (a bare number is seconds). */
 int conf_parse_duration(const char *s, uint64_t *ms) QIAO_MUST_USE;

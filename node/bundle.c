@@ -128,8 +128,11 @@ in_open(struct in *in, const char *path, const char *magic, char *err,
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size < 8) {
 		close(fd);
-		snprintf(err, errlen, "%s: not a qiao %s file (too short)",
-		    path, magic[4] == 'H' ? "heads" : "bundle");
+		snprintf(err, errlen, "%s: not a qiao %s file (%s)", path,
+		    magic[4] == 'H' ? "heads" : "bundle",
+		    S_ISDIR(st.st_mode)	  ? "a directory"
+		    : !S_ISREG(st.st_mode) ? "not a regular file"
+					   : "too short");
 		return QIAO_EMALFORMED;
 	}
 	in->size = (size_t)st.st_size;
@@ -272,7 +275,8 @@ node_bundle_heads(node *n, const char *path, uint64_t *authors)
 		    : count - off;
 
 		crdt_writer_init(&w);
-		node_syncwire_heads(&w, h.tick, off + k < count, v + off, k);
+		node_syncwire_heads(&w, h.tick, off + k < count,
+		    k > 0 ? v + off : NULL, k);
 		out_frame(&o, &w);
 		off += k;
 	} while (off < count);

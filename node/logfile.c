@@ -407,8 +407,10 @@ node_logfile_import(node *n, const char *path, node_logfile_report_fn rep,
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size < 8) {
 		close(fd);
-		snprintf(err, errlen, "%s: not a qiao log file (too short)",
-		    path);
+		snprintf(err, errlen, "%s: not a qiao log file (%s)", path,
+		    S_ISDIR(st.st_mode)	  ? "a directory"
+		    : !S_ISREG(st.st_mode) ? "not a regular file"
+					   : "too short");
 		return QIAO_EMALFORMED;
 	}
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);

@@ -21,7 +21,20 @@
 #define CAR_DATA 0x02
 #define CAR_HDR 5
 #define HOLD_MAX 64      /* polls a listener holds per connection */
-#define REORDER_MAX 256  /* messages waiting for an earlier one */
+/*
+ * Messages that arrive ahead of their turn wait for the one before. An
+ * honest dialer has at most `window` (<= 64) sends in flight, and nng
+ * swaps two of them only for an instant; a peer that sends far ahead and
+ * never fills the gap would otherwise hold up to REORDER_MAX full-size
+ * messages per connection (256 MiB each, with a thousand connections). So
+ * what waits is bounded per connection and across all of them, and a gap
+ * not filled within REORDER_WAIT_MS never will be: past any bound, the
+ * connection is dropped (a dialer redials and resumes; nothing is lost).
+ */
+#define REORDER_MAX 64       /* messages waiting for an earlier one */
+#define REORDER_CONN 4       /* their bytes per connection, x max_message */
+#define REORDER_ALL 16       /* their bytes over all connections, the same */
+#define REORDER_WAIT_MS 10000
 #define POOL_MIN 16      /* listener contexts kept receiving */
 
 /*
@@ -72,6 +85,7 @@ struct msg {
 	uint8_t *buf; /* carrier header + message */
 	size_t len;
 	uint32_t seq; /* reorder buffer */
+	uint64_t at;  /* reorder buffer: when it arrived */
 };
 
 struct queue {
@@ -86,6 +100,7 @@ struct link {
 	struct queue outq;   /* framed, waiting for a request to ride */
 	struct msg *pend;    /* arrived ahead of rx_seq */
 	size_t npend;
+	size_t pend_bytes;
 	uint64_t last_rx;
 	bool confirmed;      /* the layer above vouched for it */
 };
@@ -153,6 +168,7 @@ struct node_net {
 	size_t ev_head, ev_n, ev_cap;
 	uint64_t next_id;
 	uint64_t sent, received;
+	size_t pend_bytes; /* waiting out of order, all connections */
 };
 
 static uint64_t
@@ -294,7 +310,7 @@ queue_pop(struct queue *q, struct msg *m)
 }
 
 static void
-link_fini(struct link *l)
+link_fini(node_net *net, struct link *l)
 {
 	struct msg m;
 
@@ -304,6 +320,7 @@ link_fini(struct link *l)
 	for (size_t i = 0; i < l->npend; i++)
 		free(l->pend[i].buf);
 	free(l->pend);
+	net->pend_bytes -= l->pend_bytes;
 	memset(l, 0, sizeof(*l));
 }
 
@@ -319,7 +336,7 @@ link_init(node_net *net, struct link *l)
 static int
 link_frame(node_net *net, struct link *l, const uint8_t *msg, size_t len)
 {
-	struct msg m;
+	struct msg m = { 0 };
 
 	if (len == 0)
 		return QIAO_EINVAL;
@@ -409,6 +426,11 @@ link_receive(node_net *net, struct link *l, int up, const uint8_t *b,
 			*why = "carrier sequence out of step";
 			return QIAO_EPROTO;
 		}
+		if (l->pend_bytes + len > REORDER_CONN * net->o.max_message ||
+		    net->pend_bytes + len > REORDER_ALL * net->o.max_message) {
+			*why = "too much waiting out of order";
+			return QIAO_EPROTO;
+		}
 		for (size_t i = 0; i < l->npend; i++)
 			if (l->pend[i].seq == seq) {
 				*why = "carrier sequence repeated";
@@ -421,7 +443,10 @@ link_receive(node_net *net, struct link *l, int up, const uint8_t *b,
 			return QIAO_ENOMEM;
 		memcpy(v[l->npend].buf, b + CAR_HDR, len - CAR_HDR);
 		v[l->npend].len = len - CAR_HDR;
+		v[l->npend].at = l->last_rx;
 		v[l->npend++].seq = seq;
+		l->pend_bytes += len - CAR_HDR;
+		net->pend_bytes += len - CAR_HDR;
 		return QIAO_OK;
 	}
 	for (bool found = true; found;) {
@@ -431,6 +456,8 @@ link_receive(node_net *net, struct link *l, int up, const uint8_t *b,
 				continue;
 			rc = deliver_one(net, l, up, l->pend[i].buf,
 			    l->pend[i].len);
+			l->pend_bytes -= l->pend[i].len;
+			net->pend_bytes -= l->pend[i].len;
 			free(l->pend[i].buf);
 			l->pend[i] = l->pend[--l->npend];
 			if (rc != QIAO_OK)
@@ -596,7 +623,7 @@ lconn_free(node_net *net, struct lconn *c)
 			break;
 		}
 	}
-	link_fini(&c->l);
+	link_fini(net, &c->l);
 	free(c);
 }
 
@@ -1014,7 +1041,7 @@ up_close(node_net *net, struct up *u, const char *why, bool tell)
 		u->backoff *= 2;
 	else
 		u->backoff = net->o.reconnect_max_ms;
-	link_fini(&u->l);
+	link_fini(net, &u->l);
 	u->state = UP_WAIT;
 	u->pipe = 0;
 	u->retry_at = now_ms() + u->backoff;
@@ -1159,7 +1186,7 @@ node_net_close(node_net *net)
 		struct lconn *c = net->conns;
 
 		net->conns = c->next;
-		link_fini(&c->l);
+		link_fini(net, &c->l);
 		free(c);
 	}
 	for (size_t i = 0; i < net->ev_n; i++)
@@ -1298,7 +1325,18 @@ node_net_bytes(const node_net *net, uint64_t *sent, uint64_t *received)
 	*received = net->received;
 }
 
-/* Time-driven work: redials, expired polls, silent connections. */
+/* A message has waited for its turn longer than any swap takes. */
+static bool
+gap_stale(const struct link *l, uint64_t now)
+{
+	for (size_t i = 0; i < l->npend; i++)
+		if (now - l->pend[i].at > REORDER_WAIT_MS)
+			return true;
+	return false;
+}
+
+/* Time-driven work: redials, expired polls, silent connections, gaps
+ * that never fill. */
 static void
 timers(node_net *net, uint64_t now)
 {
@@ -1317,6 +1355,11 @@ timers(node_net *net, uint64_t now)
 						       " dropped",
 			    u->url, (unsigned long long)net->o.timeout_ms);
 			up_close(net, u, "silent too long", true);
+		} else if (u->state == UP_UP && gap_stale(&u->l, now)) {
+			node_log(NODE_LOG_WARN, "net", "%s: a carrier gap "
+						       "never filled; dropped",
+			    u->url);
+			up_close(net, u, "a carrier gap never filled", true);
 		}
 	}
 	for (struct lconn *c = net->conns, *next; c != NULL; c = next) {
@@ -1331,6 +1374,8 @@ timers(node_net *net, uint64_t now)
 			rctx_reply(net, held_pop(c), NULL);
 		if (now - c->l.last_rx > net->o.timeout_ms)
 			lconn_drop(net, c, "silent too long", true);
+		else if (gap_stale(&c->l, now))
+			lconn_drop(net, c, "a carrier gap never filled", true);
 	}
 }
 

@@ -1041,8 +1041,8 @@ sign_all(struct gen *g)
 	return rc;
 }
 
-static int
-check(const node_sim_opts *o, char *err, size_t errlen)
+int
+node_sim_check(const node_sim_opts *o, char *err, size_t errlen)
 {
 	const char *why = NULL;
 
@@ -1114,7 +1114,7 @@ node_sim_gen(node *n, const node_sim_opts *o, node_sim_report *r, char *err,
 	g.err = err;
 	g.errlen = errlen;
 	err[0] = '\0';
-	if ((rc = check(o, err, errlen)) != QIAO_OK ||
+	if ((rc = node_sim_check(o, err, errlen)) != QIAO_OK ||
 	    (rc = anchor(&g)) != QIAO_OK)
 		return rc;
 	node_simrng_seed(&g.rng, o->seed, 0);

@@ -63,6 +63,13 @@ typedef struct node_sim_report {
 } node_sim_report;
 
 /*
+ * Checks the options as node_sim_gen does, before any store exists:
+ * QIAO_EINVAL with a message in err when they do not fit.
+ */
+int node_sim_check(const node_sim_opts *o, char *err, size_t errlen)
+    QIAO_MUST_USE;
+
+/*
  * Generates the district into n's store. QIAO_EINVAL with a message in err
  * for options out of range (counts that do not fit: grassroots > resolved >
  * cases, more villages than a town's codes hold...), QIAO_EUNAUTH when the

@@ -12,6 +12,9 @@
 
 #define ZSTD_LEVEL 3
 #define RETRY_ROUNDS_MAX 16
+/* A full store: ask again for what waits this often (nothing else moves
+ * the store's tick while it is full). */
+#define FULL_RETRY_MS 3000
 
 /* What the session knows of one author. */
 struct author {
@@ -83,6 +86,7 @@ struct node_sync {
 	size_t nretry, capretry;
 	uint64_t stored_at_retry;
 	uint64_t tick_at_retry;
+	uint64_t full_at;    /* when a batch last found the store full */
 	uint64_t peer_synced;
 
 	node_sync_info info;
@@ -100,6 +104,7 @@ struct node_sync {
 	bool round_open, heads_partial;
 	bool peer_synced_any;
 	bool dirty_peer;
+	bool full_logged; /* said once per session that the store is full */
 };
 /* authors */
 
@@ -526,6 +531,56 @@ node_sync_peer_behind(node *n, node_txn *txn, const node_sync_peer *p,
 	return QIAO_OK;
 }
 
+struct known {
+	node_sync_head *v;
+	size_t n, cap;
+};
+
+static int
+on_known(void *ctx, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	struct known *k = ctx;
+
+	if (klen != 1 + 2 * QIAO_KEY_LEN || vlen != 8)
+		return 0;
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? 2 * k->cap : 16;
+		node_sync_head *v = realloc(k->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return QIAO_ENOMEM;
+		k->v = v;
+		k->cap = cap;
+	}
+	memset(&k->v[k->n], 0, sizeof(k->v[k->n]));
+	memcpy(k->v[k->n].author, (const uint8_t *)key + 1 + QIAO_KEY_LEN,
+	    QIAO_KEY_LEN);
+	k->v[k->n++].seq = node_store_rd64(val);
+	return 0;
+}
+
+int
+node_sync_peer_known(node_txn *txn, const uint8_t key[QIAO_KEY_LEN],
+    node_sync_head **out, size_t *count)
+{
+	uint8_t prefix[1 + QIAO_KEY_LEN];
+	struct known k = { 0 };
+	int rc;
+
+	prefix[0] = 'H';
+	memcpy(prefix + 1, key, QIAO_KEY_LEN);
+	rc = node_store_scan(txn, NODE_TB_PEERS, prefix, sizeof(prefix),
+	    on_known, &k);
+	if (rc != QIAO_OK) {
+		free(k.v);
+		return rc;
+	}
+	*out = k.v;
+	*count = k.n;
+	return QIAO_OK;
+}
+
 /* Saves the peer's record and what it is known to hold. */
 static int
 save_peer(node_sync *s)
@@ -576,6 +631,23 @@ save_peer(node_sync *s)
 	return QIAO_OK;
 fail:
 	node_store_txn_abort(txn);
+	return rc;
+}
+
+/*
+ * The peer record is bookkeeping: when the store is full it is kept in
+ * memory (still dirty) and written at a later save, and the session goes
+ * on serving. Any other store failure is the session's.
+ */
+static int
+save_peer_soft(node_sync *s)
+{
+	int rc = save_peer(s);
+
+	if (rc == QIAO_EFULL) {
+		s->dirty_peer = true;
+		return QIAO_OK;
+	}
 	return rc;
 }
 
@@ -898,7 +970,10 @@ announce(node_sync *s, uint64_t after)
 		crdt_writer w;
 
 		crdt_writer_init(&w);
-		node_syncwire_heads(&w, upto, off + n < p.n, p.v + off, n);
+		/* p.v is NULL when there is nothing to announce: no offset
+		 * on a null pointer (undefined behaviour). */
+		node_syncwire_heads(&w, upto, off + n < p.n,
+		    n > 0 ? p.v + off : NULL, n);
 		if ((rc = push_out(s, &w)) != QIAO_OK)
 			goto out;
 		for (size_t i = off; i < off + n; i++)
@@ -1041,12 +1116,22 @@ on_heads(node_sync *s, node_sync_msg *m, const char **why)
 		node_head mine;
 		crdt_entry e;
 
-		if ((rc = note_peer_has(s, h->author, h->seq)) != QIAO_OK)
-			break;
 		rc = node_store_head_get(txn, h->author, &mine);
 		if (rc == QIAO_ENOTFOUND) {
+			node_trust_id id;
+
 			memset(&mine, 0, sizeof(mine));
-			rc = QIAO_OK;
+			/* An author we neither hold nor know of is asked for
+			 * (it may be enrolled by what comes) but not
+			 * remembered: a peer announcing made-up authors
+			 * must not grow what the session keeps. */
+			rc = node_trust_lookup(s->n, txn, h->author, &id);
+			if (rc == QIAO_EUNKNOWN)
+				rc = QIAO_OK;
+			else if (rc == QIAO_OK)
+				rc = note_peer_has(s, h->author, h->seq);
+		} else if (rc == QIAO_OK) {
+			rc = note_peer_has(s, h->author, h->seq);
 		}
 		if (rc != QIAO_OK)
 			break;
@@ -1112,7 +1197,7 @@ check_round(node_sync *s)
 		    s->retry_rounds >= RETRY_ROUNDS_MAX) {
 			s->info.blocked = true;
 			s->round_open = false;
-			return save_peer(s);
+			return save_peer_soft(s);
 		}
 		s->stored_at_retry = s->info.stored;
 		s->retry_rounds++;
@@ -1156,7 +1241,7 @@ check_round(node_sync *s)
 	if ((rc = push_out(s, &w)) != QIAO_OK)
 		return rc;
 	s->dirty_peer = true;
-	return save_peer(s);
+	return save_peer_soft(s);
 }
 
 /* WANT: queue the ranges in the peer's scope, then a DONE mark. */
@@ -1175,9 +1260,18 @@ on_want(node_sync *s, node_sync_msg *m)
 	for (size_t i = 0; i < m->want.n && rc == QIAO_OK; i++) {
 		const node_sync_want *w = &m->want.v[i];
 		struct author *a;
+		node_head h;
 		bool yes;
 
-		if ((rc = author_get(s, w->author, &a)) != QIAO_OK ||
+		/* Nothing to serve of an author we do not hold; and nothing
+		 * to remember of it (see on_heads). */
+		if ((rc = node_store_head_get(txn, w->author, &h)) ==
+		    QIAO_ENOTFOUND) {
+			rc = QIAO_OK;
+			continue;
+		}
+		if (rc != QIAO_OK ||
+		    (rc = author_get(s, w->author, &a)) != QIAO_OK ||
 		    (rc = peer_wants_author(s, txn, a, &yes)) != QIAO_OK)
 			break;
 		if (!yes)
@@ -1348,9 +1442,40 @@ on_batch(node_sync *s, node_sync_msg *m, const char **why)
 	s->info.batches_in++;
 	s->ack_due = true;
 	if (items.n > 0 &&
-	    (rc = node_ingest(s->n, items.v, items.n, &st)) != QIAO_OK) {
+	    (rc = node_ingest(s->n, items.v, items.n, &st)) == QIAO_EFULL) {
+		/* Nothing of the batch was stored. The session goes on (we
+		 * still serve reads and send); the entries wait, asked for
+		 * again every FULL_RETRY_MS until there is room. */
+		s->full_at = s->now;
+		s->info.full = true;
+		snprintf(s->info.last_reject, sizeof(s->info.last_reject),
+		    "store or disk full: %zu entries wait", items.n);
+		if (!s->full_logged) {
+			char hex[2 * QIAO_KEY_LEN + 1];
+
+			crdt_hex_encode(hex, s->info.peer, QIAO_KEY_LEN);
+			node_log(NODE_LOG_WARN, "sync", "peer %.16s: store or "
+			    "disk full; its entries wait until there is "
+			    "room", hex);
+			s->full_logged = true;
+		}
+		rc = QIAO_OK;
+		for (size_t i = 0; rc == QIAO_OK && i < items.n; i++)
+			rc = add_retry(s, items.v[i].e.author,
+			    items.v[i].e.seq);
+		for (size_t i = 0; rc == QIAO_OK && i < items.ngap; i++)
+			rc = add_retry(s, items.gapv[i].author,
+			    items.gapv[i].to);
 		node_syncwire_items_fini(&items);
 		return rc;
+	}
+	if (rc != QIAO_OK) {
+		node_syncwire_items_fini(&items);
+		return rc;
+	}
+	if (items.n > 0 && s->info.full) {
+		s->info.full = false; /* room again */
+		s->full_logged = false;
 	}
 	for (size_t i = 0; rc == QIAO_OK && i < items.n; i++) {
 		const node_ingest_item *it = &items.v[i];
@@ -1411,7 +1536,7 @@ on_synced(node_sync *s, uint64_t upto, const char **why)
 		return rc;
 	s->info.peer_done = upto == s->announced;
 	s->dirty_peer = true;
-	return save_peer(s);
+	return save_peer_soft(s);
 }
 
 int
@@ -1492,8 +1617,11 @@ node_sync_poll(node_sync *s, uint64_t now_ms, uint64_t tick)
 		return rc;
 	/* Entries rejected for a missing issuer: once something new is
 	 * stored, ask again. */
-	if (s->info.blocked && s->nretry > 0 && tick != s->tick_at_retry &&
+	if (s->info.blocked && s->nretry > 0 &&
+	    (tick != s->tick_at_retry ||
+		(s->info.full && now_ms >= s->full_at + FULL_RETRY_MS)) &&
 	    s->wants_done == s->wants_out && !s->round_open) {
+		s->full_at = now_ms;
 		s->tick_at_retry = tick;
 		s->stored_at_retry = s->info.stored - 1; /* allow one pass */
 		s->retry_rounds = 0;

@@ -65,6 +65,7 @@ typedef struct node_sync_info {
 	bool local_done;             /* we hold all it announced */
 	bool peer_done;              /* it holds all we announced */
 	bool blocked;                /* entries it sent were rejected */
+	bool full;                   /* our store was full: its entries wait */
 	uint64_t stored, duplicate, rejected, gaps;
 	uint64_t batches_in, batches_out, entries_out;
 	uint64_t bytes_in, bytes_out; /* message bytes */
@@ -87,8 +88,11 @@ int node_sync_start(node_sync *s, uint64_t now_ms) QIAO_MUST_USE;
  * Feeds one message from the peer. QIAO_EMALFORMED / QIAO_ETOOBIG /
  * QIAO_EPROTO when the peer broke the protocol, QIAO_EUNAUTH for a HELLO
  * whose key is not the proven one (why says how): the caller drops the
- * session. QIAO_ESTORE / QIAO_EFULL / QIAO_ENOMEM for local
- * failures.
+ * session. QIAO_ESTORE / QIAO_ENOMEM for local failures. A full
+ * store is not a failure of the session: a BATCH that does not fit is
+ * acknowledged, its entries wait (info.full, info.blocked) and are asked
+ * for again every few seconds from node_sync_poll until they fit; the
+ * session keeps serving the peer meanwhile.
  */
 int node_sync_recv(node_sync *s, const uint8_t *msg, size_t len,
     uint64_t now_ms, const char **why) QIAO_MUST_USE;
@@ -170,6 +174,15 @@ int node_sync_peer_each(node_txn *txn, node_sync_peer_fn fn, void *ctx)
  */
 int node_sync_peer_behind(node *n, node_txn *txn, const node_sync_peer *p,
     uint64_t *they_lack, uint64_t *we_lack) QIAO_MUST_USE;
+
+/*
+ * What this node knows the peer `key` holds, per author: the highest seq
+ * the peer has acknowledged (SYNCED), announced (HEADS) or sent us; hash
+ * zeroed. In author order; *out is heap (free()), NULL when none.
+ * QIAO_ENOMEM, QIAO_ESTORE.
+ */
+int node_sync_peer_known(node_txn *txn, const uint8_t key[QIAO_KEY_LEN],
+    node_sync_head **out, size_t *count) QIAO_MUST_USE;
 
 /*
  * Heads of every author n holds within the scope of `region` (all when
