@@ -652,7 +652,7 @@ lconn_drop(node_net *net, struct lconn *c, const char *why, bool tell)
 	if (tell)
 		event_down(net, c->l.id, -1, why ? why : "dropped");
 	lconn_release(c);
-	link_fini(&c->l); /* id 0: no longer found by node_net_send */
+	link_fini(net, &c->l); /* id 0: no longer found by node_net_send */
 	c->closing = true;
 	c->l.last_rx = now_ms();
 	c->close_by = c->l.last_rx + CLOSE_MAX_MS;

@@ -12,7 +12,8 @@ cleanup() {
 		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
-	rm -rf "$T"
+	# QIAO_KEEP=1 keeps the scratch directory (stores, node logs) to look at.
+	if [ -n "${QIAO_KEEP:-}" ]; then echo "# kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 FAILED=0

@@ -352,10 +352,12 @@ bomb(const char *dir, const char *url, const char *kind)
 		} else if (ev.kind == NODE_NET_MSG && ev.conn == conn) {
 			uint8_t *plain = NULL;
 			size_t plen = 0;
+			const char *why = NULL;
 
 			if (node_channel_open(ch, ev.msg, ev.len, &plain,
-				&plen) != QIAO_OK) {
-				printf("%s: the link failed\n", kind);
+				&plen, &why) != QIAO_OK) {
+				printf("%s: the link failed (%s)\n", kind,
+				    why != NULL ? why : "no reason");
 				done = true;
 			} else {
 				pump(net, ch, sync, conn, &hello_sent);
