@@ -110,6 +110,10 @@ audit_export(const char *cmd, int argc, char **argv)
 				      "got \"%s\"", under);
 	if (out == NULL)
 		return cli_usage(cmd, "give -o FILE");
+	/* Before the export signs its statement into this node's log: a
+	 * mistyped path must leave the store as it was. */
+	if ((rc = cli_check_out(cmd, out)) != CLI_OK)
+		return rc;
 	if (id != NULL) {
 		node_txn *txn;
 		rec r;

@@ -683,7 +683,8 @@ attempt(node *n, const uint8_t (*ids)[QIAO_HASH_LEN], size_t nids,
 	if ((rc = crdt_audit_encode(&x.b, &file, &flen)) != QIAO_OK ||
 	    (rc = write_file(path, file, flen)) != QIAO_OK) {
 		if (rc != QIAO_ENOMEM)
-			snprintf(err, errlen, "cannot write %s", path);
+			snprintf(err, errlen, "cannot write %s: %s", path,
+			    qiao_strerror(rc));
 		goto out;
 	}
 	memset(res, 0, sizeof(*res));

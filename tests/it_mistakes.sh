@@ -215,6 +215,8 @@ table=$(cat <<'EOF'
 1|not a qiao heads file (a directory)|bundle export --dir $S/v --for $T/adir -o $T/b
 1|it is a directory|bundle export --dir $S/v --for $T/t.heads -o $T/adir
 2|give exactly one FILE|bundle import --dir $S/v
+1|No such file or directory|audit export --dir $S/v --case $C -o $T/nodir/x.qab
+1|it is a directory|audit export --dir $S/v --case $C -o $T/adir
 1|not a qiao bundle file|bundle import --dir $S/v $T/junk
 1|not a qiao bundle file|bundle import --dir $S/v $T/t.heads
 1|qiao.conf:$L1: unknown key "colour" in [node]|log show --dir $S/cbadkey

@@ -214,8 +214,15 @@ for p in "${PIDS[@]}"; do
 done
 wait 2>/dev/null
 PIDS=()
+# No duplicates: each store holds every author's entries once, exactly
+# as many as the heads' seqs add up to.
+seqsum() { # node
+	"$QIAO" heads --dir "$T/$1" 2>/dev/null | grep -E '^[0-9a-f]{64} ' |
+		awk '{ s += $2 } END { print s + 0 }'
+}
 for n in d t v; do
 	check "verify-$n" 0 "$QIAO" log verify --dir "$T/$n"
+	expect "entries-once-$n" grep -q "entries $(seqsum "$n")," "$T/out"
 done
 # The loss was real: the nftables counters of all three namespaces, what
 # arrived on the veths and what was dropped, about 30% of it.

@@ -58,7 +58,10 @@ check town_enrol_town_refused 1 q town enroll --pubkey "$VU" --role town \
 for s in va vb; do carry town $s; done
 
 for i in 1 2 3 4; do q va log append --type note --text "一村 $i" >/dev/null; done
-for i in 1 2 3; do q vb log append --type note --text "二村 $i" >/dev/null; done
+# B's seq 1 and 2 open a case (its PC is lost after them, below); 3 a note.
+q vb grid add --code 500116001002001 --kind grid --name 二村一网格 >/dev/null
+BCASE=$(q vb case open --grid 500116001002001 --category 邻里纠纷 --title 漏水)
+q vb log append --type note --text "二村 3" >/dev/null
 # Not enrolled: it records locally all the same.
 check unenrolled_records_locally 0 q vu log append --type note --text 三村
 
@@ -170,6 +173,13 @@ carry town vb2
 check successor_writes 0 q vb2 log append --type note --text 继续
 check successor_accepted 0 carry vb2 dist
 expect successor_held test "$(heads dist "$VB2")" -eq 1
+# B's case continues under the new key: custody is the station's region,
+# not the lost key.
+carry dist vb2
+check successor_continues_case 0 q vb2 case accept "$BCASE"
+check successor_case_accepted 0 carry vb2 dist
+check successor_case_at_district 0 q dist case show "$BCASE" --json
+expect successor_case_status grep -q '"status": "accepted"' "$T/out"
 
 # Expiry: an enrolment that ended; entries stamped after it are refused.
 VX=$(init vx village 500116001005 五村)

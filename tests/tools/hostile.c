@@ -260,7 +260,7 @@ send_msg(node_net *net, node_channel *ch, uint64_t conn, const uint8_t *m,
 	return rc;
 }
 
-#define AUTHORS_MSGS 300
+#define AUTHORS_MSGS 300u
 
 /* HEADS number k of made-up authors, each at seq 1000. */
 static int
@@ -370,7 +370,7 @@ bomb(const char *dir, const char *url, const char *kind)
 				printf("%s: the node answered all %u HEADS "
 				       "(%u made-up authors)\n",
 				    kind, AUTHORS_MSGS,
-				    AUTHORS_MSGS * QIAO_SYNC_HEADS_MAX);
+				    AUTHORS_MSGS * (unsigned)QIAO_SYNC_HEADS_MAX);
 				rc = 0;
 				done = true;
 			}
