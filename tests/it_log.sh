@@ -165,6 +165,19 @@ check help 0 "$QIAO" --help
 check help_command 0 "$QIAO" help log
 check help_flag 0 "$QIAO" log import --help
 check help_unknown 2 "$QIAO" help nope
+# Every command `qiao --help` lists answers --help and `qiao help CMD`
+# with its usage on stdout, exit 0.
+"$QIAO" --help | sed -n '/^commands:/,/^$/s/^  \([a-z]*\) .*/\1/p' >"$T/cmds"
+expect help_lists_commands [ "$(wc -l <"$T/cmds")" -ge 20 ]
+bad=""
+while read -r c; do
+	out=$("$QIAO" "$c" --help 2>&1) && grep -q '^usage: qiao' <<<"$out" ||
+		bad="$bad $c"
+	out=$("$QIAO" help "$c" 2>&1) && grep -q '^usage: qiao' <<<"$out" ||
+		bad="$bad help:$c"
+done <"$T/cmds"
+if [ -z "$bad" ]; then pass every_command_has_help
+else fail every_command_has_help "no usage, or not exit 0:$bad"; fi
 check bad_region 2 "$QIAO" init --dir "$T/x1" --region 12ab
 check region_length 2 "$QIAO" init --dir "$T/x2" --role town --region 500116
 check bad_root 2 "$QIAO" init --dir "$T/x3" --root 1234
