@@ -112,6 +112,12 @@ check case.transfer 0 "$QIAO" case transfer --dir "$V" "$cid" --to 500116001 --b
 expect case.transfer.status grep -q "transferred" "$T/out"
 bad case.bad.resolve_while_transferred 1 "$V" "$QIAO" case resolve --dir "$V" "$cid"
 carry "$V" "$W"
+# A transfer takes effect only when the receiver accepts: until then the
+# village still holds the case and the town may not act on it.
+check case.transfer.pending 0 "$QIAO" case show --dir "$W" "$cid" --json
+expect case.transfer.pending.custodian grep -q '"custodian": "500116001001"' "$T/out"
+expect case.transfer.pending.status grep -q '"status": "transferred"' "$T/out"
+bad case.bad.town_before_accept 1 "$W" "$QIAO" case mediate --dir "$W" "$cid" --mediator 司法所
 check case.town_accepts 0 "$QIAO" case accept --dir "$W" "$cid"
 check case.town_mediates 0 "$QIAO" case mediate --dir "$W" "$cid" --mediator 司法所
 check case.town_resolves 0 "$QIAO" case resolve --dir "$W" "$cid" --result 达成调解协议
@@ -196,6 +202,17 @@ expect stats.csv.header grep -q '^code,name,screened,resolved,resolution_rate,' 
 expect stats.csv.row grep -q '^500116001001,"石门村",2,1,0.500000,1,' "$T/out"
 check stats.by 0 "$QIAO" stats --dir "$W" --by town
 expect stats.by.total grep -q '^total ' "$T/out"
+# --from/--to select cases by intake and meetings by their date.
+check stats.window.now 0 "$QIAO" stats --dir "$W" --json --from "$(date -d yesterday +%F)" --to "$(date -d tomorrow +%F)"
+expect stats.window.now.cases grep -q '"screened": 2,' "$T/out"
+check stats.window.later 0 "$QIAO" stats --dir "$W" --json --from "$(date -d '+2 days' +%F)"
+expect stats.window.later.none grep -q '"screened": 0,' "$T/out"
+carry "$V" "$W" # the village's meeting
+check stats.window.may 0 "$QIAO" stats --dir "$W" --json --from 2024-05-01 --to 2024-05-31
+expect stats.window.may.meeting grep -q '"meetings": 1,' "$T/out"
+expect stats.window.may.no_case grep -q '"screened": 0,' "$T/out"
+check stats.window.june 0 "$QIAO" stats --dir "$W" --json --from 2024-06-01
+expect stats.window.june.no_meeting grep -q '"meetings": 0,' "$T/out"
 bad stats.bad.by 2 "$W" "$QIAO" stats --dir "$W" --by county
 bad stats.bad.date 2 "$W" "$QIAO" stats --dir "$W" --from 2024-02-30x
 bad stats.bad.range 2 "$W" "$QIAO" stats --dir "$W" --from 2024-03-01 --to 2024-02-01
