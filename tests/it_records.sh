@@ -140,6 +140,10 @@ carry "$W" "$V"
 bad case.bad.not_custodian 1 "$V" "$QIAO" case close --dir "$V" "$cid"
 expect case.bad.not_custodian.says grep -q 'does not hold' "$T/err"
 check case.note.anyone 0 "$QIAO" case note --dir "$V" "$cid" --note 村委会跟进
+check case.note.json 0 "$QIAO" case note --dir "$V" "$cid" --note 再跟进 --json
+expect case.note.json.says grep -Pzq '^\{\n  "id": "'"$cid"'",\n  "hash": "[0-9a-f]{64}",\n  "status": "evaluated"\n\}\n$' "$T/out"
+# The hash printed is the entry the step signed.
+expect case.note.json.hash grep -q "$(sed -n 's/.*"hash": "\(.*\)".*/\1/p' "$T/out")" <("$QIAO" log show --dir "$V" --json)
 
 # Concurrent edits of one case at two stations, then the logs cross in
 # both orders: same conflicts, same digest, everywhere.
@@ -219,5 +223,19 @@ bad stats.bad.range 2 "$W" "$QIAO" stats --dir "$W" --from 2024-03-01 --to 2024-
 bad stats.bad.both 2 "$W" "$QIAO" stats --dir "$W" --json --csv
 bad digest.bad.under 2 "$W" "$QIAO" digest --dir "$W" --under abc
 bad stats.bad.dir 1 "$W" "$QIAO" stats --dir "$T/none"
+
+# Writes with --json: the name and the entry's hash, as JSON.
+check json.grid.add 0 "$QIAO" grid add --dir "$V" --code 500116001001001 --leader 李强 --json
+expect json.grid.add.code grep -Pzq '^\{\n  "code": "500116001001001",\n  "hash": "[0-9a-f]{64}"\n\}\n$' "$T/out"
+check json.reg.add 0 "$QIAO" reg add --dir "$V" --grid 500116001001001 --kind house --name 3组12号 --json
+expect json.reg.add.id grep -Pzq '^\{\n  "id": "[0-9a-f]{12}",\n  "hash": "[0-9a-f]{64}"\n\}\n$' "$T/out"
+check json.case.open 0 "$QIAO" case open --dir "$V" --grid 500116001001001 --category 咨询 --title 低保政策 --json
+expect json.case.open.id grep -Pzq '^\{\n  "id": "[0-9a-f]{12}",\n  "hash": "[0-9a-f]{64}"\n\}\n$' "$T/out"
+jid=$(sed -n 's/.*"id": "\(.*\)".*/\1/p' "$T/out")
+check json.case.accept 0 "$QIAO" case accept --dir "$V" "$jid" --json
+expect json.case.accept.status grep -q '"status": "accepted"' "$T/out"
+bad json.case.bad_step 1 "$V" "$QIAO" case close --dir "$V" "$jid" --json
+check json.meeting.add 0 "$QIAO" meeting add --dir "$V" --code 500116001001 --level community --date 2024-06-01 --topic 议事 --case "$jid" --json
+expect json.meeting.add.id grep -Pzq '^\{\n  "id": "[0-9a-f]{12}",\n  "hash": "[0-9a-f]{64}"\n\}\n$' "$T/out"
 
 finish
