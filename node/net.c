@@ -1348,9 +1348,8 @@ timers(node_net *net, uint64_t now)
 
 		if (u->state == UP_WAIT && now >= u->retry_at)
 			(void)up_open(net, u);
-		else if (u->state == UP_DIALING && now >= u->dial_until)
-			up_close(net, u, NULL, false);
-		else if (u->state == UP_CLOSING && up_quiet(u, now))
+		else if ((u->state == UP_DIALING && now >= u->dial_until) ||
+		    (u->state == UP_CLOSING && up_quiet(u, now)))
 			up_close(net, u, NULL, false);
 		else if (u->state == UP_UP &&
 		    now - u->l.last_rx > net->o.timeout_ms) {

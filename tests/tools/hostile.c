@@ -260,7 +260,7 @@ send_msg(node_net *net, node_channel *ch, uint64_t conn, const uint8_t *m,
 	return rc;
 }
 
-#define AUTHORS_MSGS 300
+#define AUTHORS_MSGS 300u
 
 /* HEADS number k of made-up authors, each at seq 1000. */
 static int
