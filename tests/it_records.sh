@@ -51,6 +51,13 @@ check grid.micro 0 "$QIAO" grid add --dir "$V" --code 500116001001001001 --kind 
 check grid.list 0 "$QIAO" grid list --dir "$V" --under 500116001001
 expect grid.list.rows [ "$(grep -c '^500116001001' "$T/out")" -eq 3 ]
 expect grid.list.chinese grep -q '石门村第一网格' "$T/out"
+# Aligned by display width (a Chinese character takes two columns): every
+# households figure starts where its heading does.
+cols=$(sed 's/HOUSEHOLDS.*//;q' "$T/out" | LC_ALL=C.UTF-8 wc -L)
+sed -nE 's/^([0-9]+ +[a-z]+ +[^ ]+ +)[0-9]+( .*)?$/\1/p' "$T/out" >"$T/pre"
+expect grid.list.aligned [ "$(while IFS= read -r l; do printf '%s' "$l" |
+	LC_ALL=C.UTF-8 wc -L; done <"$T/pre" | sort -u | tr '\n' ' ')" = "$cols " ]
+expect grid.list.aligned.rows [ "$(wc -l <"$T/pre")" -eq 2 ]
 check grid.show 0 "$QIAO" grid show --dir "$V" 500116001001001
 expect grid.show.masked grep -q '138\*\*\*\*5678' "$T/out"
 check grid.show.reveal 0 "$QIAO" grid show --dir "$V" 500116001001001 --reveal
