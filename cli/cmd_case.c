@@ -42,6 +42,7 @@
 	"       qiao case close    ID [--note T]\n"                         \
 	"       qiao case reopen   ID --note REASON\n"                      \
 	"       qiao case note     ID --note TEXT\n"                        \
+	"       (open and every step also take --json)\n"                  \
 	"       qiao case show     ID [--reveal] [--json]\n"                \
 	"       qiao case list     [--status S] [--under CODE] [--json]\n"  \
 	"       qiao case conflicts [--under CODE] [--json]\n"              \
@@ -63,7 +64,9 @@
 	"  evaluate, visit, close   resolved, evaluated or visited\n"       \
 	"  reopen    resolved, evaluated, visited or closed\n"              \
 	"  note      any\n"                                                 \
-	"Each step prints the case's id and its status after the step.\n"   \
+	"Each step prints the case's id and its status after the step;\n"  \
+	"with --json, open prints {\"id\", \"hash\"} (the entry's hash) and\n" \
+	"a step {\"id\", \"hash\", \"status\"}.\n"                         \
 	"resolve's --level is where the case was resolved (default: the\n"  \
 	"level it is handled at); grid, village and town count as\n"        \
 	"grassroots in qiao stats.\n"                                       \
@@ -214,7 +217,7 @@ case_open(const char *cmd, int argc, char **argv)
 	rec r = { 0 };
 	int rc;
 
-	if ((rc = parse(cmd, argc, argv, &o, "gctpmrDs")) != CLI_OK)
+	if ((rc = parse(cmd, argc, argv, &o, "gctpmrDsj")) != CLI_OK)
 		return rc == -1 ? CLI_OK : rc;
 	if ((rc = cli_no_args(cmd, argc, argv)) != CLI_OK)
 		return rc;
@@ -258,7 +261,8 @@ case_open(const char *cmd, int argc, char **argv)
 	if (o.source)
 		crdt_body_cstr(&b, "source", o.source);
 	if ((rc = rec_append(cmd, n, QIAO_T_CASE_OPEN, &b, &e)) == CLI_OK)
-		printf("%s\n", rec_short_id(id, e.hash));
+		rc = rec_print_written(o.json, "id", rec_short_id(id, e.hash),
+		    e.hash, NULL);
 out:
 	rec_close(n, txn);
 	return rc;
@@ -275,28 +279,28 @@ static const struct step {
 	unsigned statuses; /* where it fits (accept: see below) */
 	const char *needs; /* the same, for people */
 } steps[] = {
-	{ "accept", QIAO_T_CASE_ACCEPT, "n", S(OPEN), "open" },
-	{ "route", QIAO_T_CASE_ROUTE, "cmrlapn", HANDLING,
+	{ "accept", QIAO_T_CASE_ACCEPT, "nj", S(OPEN), "open" },
+	{ "route", QIAO_T_CASE_ROUTE, "cmrlapnj", HANDLING,
 	    "accepted, routed, mediating or reopened" },
-	{ "transfer", QIAO_T_CASE_TRANSFER, "Tbn", HANDLING,
+	{ "transfer", QIAO_T_CASE_TRANSFER, "Tbnj", HANDLING,
 	    "accepted, routed, mediating or reopened" },
-	{ "arrive", QIAO_T_CASE_ARRIVE, "n", HANDLING,
+	{ "arrive", QIAO_T_CASE_ARRIVE, "nj", HANDLING,
 	    "accepted, routed, mediating or reopened" },
-	{ "feedback", QIAO_T_CASE_FEEDBACK, "n", HANDLING,
+	{ "feedback", QIAO_T_CASE_FEEDBACK, "nj", HANDLING,
 	    "accepted, routed, mediating or reopened" },
-	{ "mediate", QIAO_T_CASE_MEDIATE, "Mn", HANDLING,
+	{ "mediate", QIAO_T_CASE_MEDIATE, "Mnj", HANDLING,
 	    "accepted, routed, mediating or reopened" },
-	{ "resolve", QIAO_T_CASE_RESOLVE, "lRn", HANDLING,
+	{ "resolve", QIAO_T_CASE_RESOLVE, "lRnj", HANDLING,
 	    "accepted, routed, mediating or reopened" },
-	{ "evaluate", QIAO_T_CASE_EVALUATE, "SBn", DONE,
+	{ "evaluate", QIAO_T_CASE_EVALUATE, "SBnj", DONE,
 	    "resolved, evaluated or visited" },
-	{ "visit", QIAO_T_CASE_VISIT, "Bn", DONE,
+	{ "visit", QIAO_T_CASE_VISIT, "Bnj", DONE,
 	    "resolved, evaluated or visited" },
-	{ "close", QIAO_T_CASE_CLOSE, "n", DONE,
+	{ "close", QIAO_T_CASE_CLOSE, "nj", DONE,
 	    "resolved, evaluated or visited" },
-	{ "reopen", QIAO_T_CASE_REOPEN, "n", DONE | S(CLOSED),
+	{ "reopen", QIAO_T_CASE_REOPEN, "nj", DONE | S(CLOSED),
 	    "resolved, evaluated, visited or closed" },
-	{ "note", QIAO_T_CASE_NOTE, "n", ~0u, "any" },
+	{ "note", QIAO_T_CASE_NOTE, "nj", ~0u, "any" },
 };
 
 /* What a step needs to know of the case. */
@@ -497,6 +501,7 @@ case_step(const char *cmd, int argc, char **argv, const struct step *s)
 	node *n = NULL;
 	node_txn *txn = NULL;
 	node_trust_id me;
+	crdt_entry e;
 	crdt_body b;
 	size_t nd = 0;
 	int rc;
@@ -539,15 +544,16 @@ case_step(const char *cmd, int argc, char **argv, const struct step *s)
 		memcpy(key, v.r.key, klen);
 		node_store_txn_abort(txn);
 		txn = NULL;
-		if ((rc = rec_append(cmd, n, s->type, &b, NULL)) != CLI_OK)
+		if ((rc = rec_append(cmd, n, s->type, &b, &e)) != CLI_OK)
 			goto out;
 		/* Report the status the step left, as the fold sees it. */
 		if (node_store_txn_begin(node_get_store(n), false, &txn) == 0 &&
 		    rec_load(txn, key, klen, &v.r) == QIAO_OK &&
 		    rec_field(&v.r, "status", status, sizeof(status)))
-			printf("%s %s\n", id, status);
+			rc = rec_print_written(o.json, "id", id, e.hash,
+			    status);
 		else
-			printf("%s\n", id);
+			rc = rec_print_written(o.json, "id", id, e.hash, NULL);
 	}
 out:
 	rec_close(n, txn);

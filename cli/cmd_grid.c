@@ -17,7 +17,7 @@
 	"usage: qiao grid add  [--dir DIR] --code CODE [--kind KIND] "      \
 	"[--name NAME]\n"                                                   \
 	"                      [--households N] [--leader NAME] "           \
-	"[--phone PHONE]\n"                                                 \
+	"[--phone PHONE] [--json]\n"                                        \
 	"       qiao grid list [--dir DIR] [--under CODE] [--kind KIND] "   \
 	"[--json]\n"                                                        \
 	"       qiao grid show [--dir DIR] CODE [--reveal] [--json]\n"      \
@@ -28,13 +28,14 @@
 	"micro, shop, institution, school or clinic. add creates the grid\n" \
 	"(--kind and --name required) or, for a grid already held, writes\n" \
 	"the fields given; it prints the code. A station writes only under\n" \
-	"its own region. Phone numbers print masked unless --reveal.\n"
+	"its own region. Phone numbers print masked unless --reveal.\n"     \
+	"With --json, add prints {\"code\", \"hash\"} (the entry's hash).\n"
 
 #define USAGE_REG                                                           \
 	"usage: qiao reg add  [--dir DIR] --grid CODE --kind KIND --name NAME\n" \
 	"                     [--address TEXT] [--id-no ID] [--phone PHONE]\n" \
 	"                     [--owner NAME] [--use TEXT] [--credit-code C]\n" \
-	"                     [--note TEXT]\n"                              \
+	"                     [--note TEXT] [--json]\n"                     \
 	"       qiao reg list [--dir DIR] [--under CODE] [--kind KIND] "    \
 	"[--reveal] [--json]\n"                                             \
 	"       qiao reg show [--dir DIR] ID [--reveal] [--json]\n"         \
@@ -43,7 +44,8 @@
 	"(real population), house (real housing) or org (real\n"           \
 	"organisation), each tied to a grid this store holds. add prints\n" \
 	"the new record's id. ID numbers and phones are stored but print\n" \
-	"masked (5001**********1234) unless --reveal.\n"
+	"masked (5001**********1234) unless --reveal. With --json, add\n"   \
+	"prints {\"id\", \"hash\"}.\n"
 
 struct gopts {
 	const char *dir, *code, *under, *kind, *name, *leader, *phone;
@@ -185,13 +187,14 @@ grid_add(const char *cmd, int argc, char **argv)
 	struct gopts o;
 	node *n = NULL;
 	node_txn *txn = NULL;
+	crdt_entry e;
 	crdt_body b;
 	size_t klen, nd = 0;
 	bool exists;
 	rec r = { 0 };
 	int rc;
 
-	if ((rc = parse(cmd, argc, argv, &o, "cknHlp")) != CLI_OK)
+	if ((rc = parse(cmd, argc, argv, &o, "cknHlpj")) != CLI_OK)
 		return rc == -1 ? CLI_OK : rc;
 	if ((rc = cli_no_args(cmd, argc, argv)) != CLI_OK)
 		return rc;
@@ -244,8 +247,8 @@ grid_add(const char *cmd, int argc, char **argv)
 		crdt_body_cstr(&b, "leader", o.leader);
 	if (o.phone)
 		crdt_body_cstr(&b, "phone", o.phone);
-	if ((rc = rec_append(cmd, n, QIAO_T_GRID, &b, NULL)) == CLI_OK)
-		printf("%s\n", o.code);
+	if ((rc = rec_append(cmd, n, QIAO_T_GRID, &b, &e)) == CLI_OK)
+		rc = rec_print_written(o.json, "code", o.code, e.hash, NULL);
 out:
 	rec_close(n, txn);
 	return rc;
@@ -357,7 +360,7 @@ reg_add(const char *cmd, int argc, char **argv)
 	rec r = { 0 };
 	int rc;
 
-	if ((rc = parse(cmd, argc, argv, &o, "gknpaioUCN")) != CLI_OK)
+	if ((rc = parse(cmd, argc, argv, &o, "gknpaioUCNj")) != CLI_OK)
 		return rc == -1 ? CLI_OK : rc;
 	if ((rc = cli_no_args(cmd, argc, argv)) != CLI_OK)
 		return rc;
@@ -405,7 +408,8 @@ reg_add(const char *cmd, int argc, char **argv)
 	if (o.note)
 		crdt_body_cstr(&b, "note", o.note);
 	if ((rc = rec_append(cmd, n, QIAO_T_REG, &b, &e)) == CLI_OK)
-		printf("%s\n", rec_short_id(id, e.hash));
+		rc = rec_print_written(o.json, "id", rec_short_id(id, e.hash),
+		    e.hash, NULL);
 out:
 	rec_close(n, txn);
 	return rc;

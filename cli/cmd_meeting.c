@@ -21,7 +21,8 @@
 	"                         --date YYYY-MM-DD --topic TEXT "          \
 	"[--attendees N]\n"                                                 \
 	"                         [--decision TEXT] [--notice TEXT]\n"      \
-	"                         [--evaluation TEXT] [--case ID]...\n"     \
+	"                         [--evaluation TEXT] [--case ID]... "      \
+	"[--json]\n"                                                        \
 	"       qiao meeting list [--dir DIR] [--under CODE] [--level L]\n" \
 	"                         [--from DATE] [--to DATE] [--json]\n"     \
 	"       qiao meeting show [--dir DIR] ID [--json]\n"                \
@@ -31,7 +32,7 @@
 	"town joint meeting under the town's (9). --notice is the public\n" \
 	"notice (张榜公示), --evaluation the residents' evaluation, --case\n" \
 	"links a case the meeting dealt with (repeatable). add prints the\n" \
-	"meeting's id.\n"
+	"meeting's id (with --json {\"id\", \"hash\"}).\n"
 
 #define MAX_CASES 64
 
@@ -144,7 +145,7 @@ meeting_add(const char *cmd, int argc, char **argv)
 	rec r = { 0 };
 	int rc;
 
-	if ((rc = parse(cmd, argc, argv, &o, "clDtaxneC")) != CLI_OK)
+	if ((rc = parse(cmd, argc, argv, &o, "clDtaxneCj")) != CLI_OK)
 		return rc == -1 ? CLI_OK : rc;
 	if ((rc = cli_no_args(cmd, argc, argv)) != CLI_OK)
 		return rc;
@@ -206,7 +207,8 @@ meeting_add(const char *cmd, int argc, char **argv)
 		crdt_op_hashes(&b, "cases",
 		    (const uint8_t(*)[QIAO_HASH_LEN])ids, o.ncases);
 	if ((rc = rec_append(cmd, n, QIAO_T_MEETING, &b, &e)) == CLI_OK)
-		printf("%s\n", rec_short_id(id, e.hash));
+		rc = rec_print_written(o.json, "id", rec_short_id(id, e.hash),
+		    e.hash, NULL);
 out:
 	rec_close(n, txn);
 	return rc;

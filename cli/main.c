@@ -66,7 +66,10 @@ cmd_help(int argc, char **argv)
 		overview(stdout);
 		return CLI_OK;
 	}
-	if (argc > 2 && strcmp(argv[1], "--help") != 0)
+	/* `qiao help --help` is help on help, like every command's --help. */
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return cli_help("help");
+	if (argc > 2)
 		return cli_usage("help", "one command at a time");
 	return cli_help(argv[1]);
 }
@@ -74,6 +77,9 @@ cmd_help(int argc, char **argv)
 static int
 cmd_version(int argc, char **argv)
 {
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+			    strcmp(argv[1], "-h") == 0))
+		return cli_help("version");
 	if (argc > 1)
 		return cli_usage("version", "unexpected argument \"%s\"",
 		    argv[1]);

@@ -112,6 +112,37 @@ rec_find(const char *cmd, node_txn *txn, char kind, const char *text,
 	return CLI_OK;
 }
 
+int
+rec_print_written(bool json, const char *key, const char *name,
+    const uint8_t *hash, const char *status)
+{
+	char hex[2 * QIAO_HASH_LEN + 1];
+	json_t *j;
+
+	if (!json) {
+		if (status != NULL)
+			printf("%s %s\n", name, status);
+		else
+			printf("%s\n", name);
+		return CLI_OK;
+	}
+	if ((j = json_object()) == NULL ||
+	    json_object_set_new(j, key, json_string(name)) != 0)
+		goto fail;
+	if (hash != NULL) {
+		crdt_hex_encode(hex, hash, QIAO_HASH_LEN);
+		if (json_object_set_new(j, "hash", json_string(hex)) != 0)
+			goto fail;
+	}
+	if (status != NULL &&
+	    json_object_set_new(j, "status", json_string(status)) != 0)
+		goto fail;
+	return cli_json_print(j);
+fail:
+	json_decref(j);
+	return CLI_FAIL;
+}
+
 const char *
 rec_short_id(char *buf, const uint8_t id[QIAO_HASH_LEN])
 {

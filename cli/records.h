@@ -84,6 +84,15 @@ const char *rec_place_name(node_txn *txn, const char *code, char *buf,
 int rec_append(const char *cmd, node *n, uint64_t type, crdt_body *b,
     crdt_entry *e);
 
+/*
+ * What a write printed: the record's name alone (and after it the case's
+ * status, when status is not NULL) on one line, so scripts can capture it;
+ * with json, {"<key>": name[, "hash": the entry's hash][, "status": ...]}.
+ * hash may be NULL.
+ */
+int rec_print_written(bool json, const char *key, const char *name,
+    const uint8_t *hash, const char *status);
+
 /* True for keys holding personal identifiers (id_no, phone). */
 bool rec_personal(const char *key, size_t n);
 /* "5001**********1234": keeps the first 4 (3 when short) and last 4. */

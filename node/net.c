@@ -1045,6 +1045,9 @@ up_close(node_net *net, struct up *u, const char *why, bool tell)
 	u->state = UP_WAIT;
 	u->pipe = 0;
 	u->retry_at = now_ms() + u->backoff;
+	/* At debug level, so the backoff can be seen (and tested). */
+	node_log(NODE_LOG_DEBUG, "net", "%s: redial in %llums", u->url,
+	    (unsigned long long)u->backoff);
 }
 
 /* Ends a live link for the layer above at once, and closes its socket

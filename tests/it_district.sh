@@ -56,5 +56,12 @@ expect district.json.grassroots grep -q '"grassroots_resolved": 29132,' "$T/out"
 check district.stats.by_town 0 "$FAST" stats --dir "$T/d" --by town --csv
 expect district.by_town.rows [ "$(grep -c '^500116[0-9]\{3\},' "$T/out")" -eq 30 ]
 expect district.by_town.total grep -q '^total,"",30041,29364,0.977464,29132,0.969741,' "$T/out"
+# The defaults follow the real district: 301 villages, 10,620 micro-grids.
+check district.stats.by_village 0 "$FAST" stats --dir "$T/d" --by village --csv
+expect district.by_village.rows [ "$(grep -c '^500116[0-9]\{6\},' "$T/out")" -eq 301 ]
+check district.grid.villages 0 "$FAST" grid list --dir "$T/d" --kind village --json
+expect district.grid.villages.301 [ "$(grep -c '"code"' "$T/out")" -eq 301 ]
+check district.grid.micro 0 "$FAST" grid list --dir "$T/d" --kind micro --json
+expect district.grid.micro.10620 [ "$(grep -c '"code"' "$T/out")" -eq 10620 ]
 
 finish

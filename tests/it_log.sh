@@ -12,8 +12,6 @@ VK=$("$QIAO" id --dir "$V")
 expect id_is_64_hex [ "$(printf %s "$VK" | grep -cE '^[0-9a-f]{64}$')" = 1 ]
 expect secret_key_is_0600 [ "$(stat -c %a "$V/key")" = 600 ]
 expect store_files_are_private [ "$(stat -c %a "$V/data.mdb")" = 600 ]
-expect secret_not_in_store \
-	[ "$(grep -c "$(sed -n 2p "$V/key")" "$V/data.mdb")" = 0 ]
 check init_refuses_to_replace_a_key 1 "$QIAO" init --dir "$V"
 
 for i in 1 2 3 4 5; do
@@ -22,6 +20,13 @@ for i in 1 2 3 4 5; do
 done
 expect append_prints_seq_and_hash \
 	[ "$(tail -n1 "$T/acks" | grep -cE '^5 [0-9a-f]{64}$')" = 1 ]
+# The store as hex, byte by byte, after five appends: the public key is in
+# it (so the search works), the secret seed is not, in text or in binary.
+od -An -tx1 -v "$V/data.mdb" | tr -d ' \n' >"$T/store.hex"
+expect public_key_in_store grep -q "$(cat "$V/key.pub")" "$T/store.hex"
+expect secret_not_in_store \
+	[ "$(grep -c "$(sed -n 2p "$V/key")" "$T/store.hex" "$V/data.mdb" |
+		grep -vc ':0$')" = 0 ]
 check show 0 "$QIAO" log show --dir "$V"
 expect show_lists_five [ "$(count '走访第' "$T/out")" = 5 ]
 check show_json 0 "$QIAO" log show --dir "$V" --author "$VK" --json
@@ -70,6 +75,32 @@ check import_forged_signature 1 "$QIAO" log import --dir "$D" "$T/forged.log"
 expect forged_reason [ "$(count 'entry 0 .*bad-signature' "$T/err")" = 1 ]
 expect forged_keeps_the_valid_rest \
 	[ "$(count '^stored 0, already held 0, rejected 3' "$T/out")" = 1 ]
+
+# A file whose last entry is forged: that one is rejected with its reason,
+# the valid ones before it are kept, and the exit status says so.
+u8() { od -An -tu1 -j"$2" -N1 "$1" | tr -d ' '; }
+bin_end() { # FILE OFFSET: the offset after the msgpack bin8/bin16 there
+	case $(u8 "$1" "$2") in
+	196) echo $(($2 + 2 + $(u8 "$1" $(($2 + 1))))) ;;
+	197) echo $(($2 + 3 + $(u8 "$1" $(($2 + 1))) * 256 + $(u8 "$1" $(($2 + 2))))) ;;
+	*) echo -1 ;;
+	esac
+}
+off=8
+for i in 1 2; do # skip entries 6 and 7: [raw, body] each
+	off=$(bin_end "$T/six.log" $(bin_end "$T/six.log" $((off + 1))))
+done
+raw_end=$(bin_end "$T/six.log" $((off + 1)))
+cp "$T/six.log" "$T/forged8.log"
+b=$(u8 "$T/forged8.log" $((raw_end - 1)))
+printf "$(printf '\\%03o' $((b ^ 1)))" |
+	dd of="$T/forged8.log" bs=1 seek=$((raw_end - 1)) conv=notrunc 2>/dev/null
+check import_last_forged 1 "$QIAO" log import --dir "$D" "$T/forged8.log"
+expect last_forged_reason [ "$(count 'entry 2 .*seq 8.*bad-signature' "$T/err")" = 1 ]
+expect last_forged_keeps_the_valid \
+	[ "$(count '^stored 2, already held 0, rejected 1' "$T/out")" = 1 ]
+"$QIAO" log show --dir "$D" --author "$VK" --json >"$T/shown"
+expect valid_entries_kept [ "$(count '"seq":' "$T/shown")" = 7 ]
 
 # Fork and wrong prev: a copy of the station's key (the stolen-PC case)
 # signs its own seq 9 and 10 while the station signs different ones.
@@ -134,6 +165,19 @@ check help 0 "$QIAO" --help
 check help_command 0 "$QIAO" help log
 check help_flag 0 "$QIAO" log import --help
 check help_unknown 2 "$QIAO" help nope
+# Every command `qiao --help` lists answers --help and `qiao help CMD`
+# with its usage on stdout, exit 0.
+"$QIAO" --help | sed -n '/^commands:/,/^$/s/^  \([a-z]*\) .*/\1/p' >"$T/cmds"
+expect help_lists_commands [ "$(wc -l <"$T/cmds")" -ge 20 ]
+bad=""
+while read -r c; do
+	out=$("$QIAO" "$c" --help 2>&1) && grep -q '^usage: qiao' <<<"$out" ||
+		bad="$bad $c"
+	out=$("$QIAO" help "$c" 2>&1) && grep -q '^usage: qiao' <<<"$out" ||
+		bad="$bad help:$c"
+done <"$T/cmds"
+if [ -z "$bad" ]; then pass every_command_has_help
+else fail every_command_has_help "no usage, or not exit 0:$bad"; fi
 check bad_region 2 "$QIAO" init --dir "$T/x1" --region 12ab
 check region_length 2 "$QIAO" init --dir "$T/x2" --role town --region 500116
 check bad_root 2 "$QIAO" init --dir "$T/x3" --root 1234

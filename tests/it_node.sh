@@ -100,6 +100,36 @@ rc=$?
 expect node-run-defaults-sigint [ $rc = 0 ]
 expect node-run-logs grep -q 'listen none; 0 upstream' "$T/v.log"
 
+# qiao node run --config FILE: an upstream nobody answers is redialed with
+# backoff, doubling from reconnect_min up to reconnect_max (logged at
+# debug level); SIGTERM stops it with exit 0.
+cat >"$T/backoff.conf" <<EOF
+[node]
+dir = $T/v
+role = village
+region = 500116001001
+root = $D
+log_level = debug
+[net]
+upstream = tcp://127.0.0.1:1
+reconnect_min = 100ms
+reconnect_max = 400ms
+EOF
+$QIAO node run --config "$T/backoff.conf" 2>"$T/backoff.log" &
+p=$!
+PIDS+=($p)
+for i in $(seq 1 100); do # four redials take 1.5 s; wait at most 10
+	[ "$(grep -c 'redial in' "$T/backoff.log")" -ge 4 ] && break
+	sleep 0.1
+done
+kill -TERM $p
+wait $p
+rc=$?
+expect node-run-config-sigterm [ $rc = 0 ]
+sed -n 's/.*tcp:[/][/]127.0.0.1:1: redial in \([0-9]*\)ms$/\1/p' "$T/backoff.log" |
+	head -n 4 | tr '\n' ' ' >"$T/backoff"
+expect node-redial-backoff-doubles-to-max [ "$(cat "$T/backoff")" = "100 200 400 400 " ]
+
 # The village writes offline, then syncs once with its running town
 # (which wrote two notes meanwhile).
 for i in 1 2 3 4 5; do

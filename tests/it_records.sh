@@ -51,6 +51,13 @@ check grid.micro 0 "$QIAO" grid add --dir "$V" --code 500116001001001001 --kind 
 check grid.list 0 "$QIAO" grid list --dir "$V" --under 500116001001
 expect grid.list.rows [ "$(grep -c '^500116001001' "$T/out")" -eq 3 ]
 expect grid.list.chinese grep -q '石门村第一网格' "$T/out"
+# Aligned by display width (a Chinese character takes two columns): every
+# households figure starts where its heading does.
+cols=$(sed 's/HOUSEHOLDS.*//;q' "$T/out" | LC_ALL=C.UTF-8 wc -L)
+sed -nE 's/^([0-9]+ +[a-z]+ +[^ ]+ +)[0-9]+( .*)?$/\1/p' "$T/out" >"$T/pre"
+expect grid.list.aligned [ "$(while IFS= read -r l; do printf '%s' "$l" |
+	LC_ALL=C.UTF-8 wc -L; done <"$T/pre" | sort -u | tr '\n' ' ')" = "$cols " ]
+expect grid.list.aligned.rows [ "$(wc -l <"$T/pre")" -eq 2 ]
 check grid.show 0 "$QIAO" grid show --dir "$V" 500116001001001
 expect grid.show.masked grep -q '138\*\*\*\*5678' "$T/out"
 check grid.show.reveal 0 "$QIAO" grid show --dir "$V" 500116001001001 --reveal
@@ -112,6 +119,12 @@ check case.transfer 0 "$QIAO" case transfer --dir "$V" "$cid" --to 500116001 --b
 expect case.transfer.status grep -q "transferred" "$T/out"
 bad case.bad.resolve_while_transferred 1 "$V" "$QIAO" case resolve --dir "$V" "$cid"
 carry "$V" "$W"
+# A transfer takes effect only when the receiver accepts: until then the
+# village still holds the case and the town may not act on it.
+check case.transfer.pending 0 "$QIAO" case show --dir "$W" "$cid" --json
+expect case.transfer.pending.custodian grep -q '"custodian": "500116001001"' "$T/out"
+expect case.transfer.pending.status grep -q '"status": "transferred"' "$T/out"
+bad case.bad.town_before_accept 1 "$W" "$QIAO" case mediate --dir "$W" "$cid" --mediator 司法所
 check case.town_accepts 0 "$QIAO" case accept --dir "$W" "$cid"
 check case.town_mediates 0 "$QIAO" case mediate --dir "$W" "$cid" --mediator 司法所
 check case.town_resolves 0 "$QIAO" case resolve --dir "$W" "$cid" --result 达成调解协议
@@ -134,6 +147,10 @@ carry "$W" "$V"
 bad case.bad.not_custodian 1 "$V" "$QIAO" case close --dir "$V" "$cid"
 expect case.bad.not_custodian.says grep -q 'does not hold' "$T/err"
 check case.note.anyone 0 "$QIAO" case note --dir "$V" "$cid" --note 村委会跟进
+check case.note.json 0 "$QIAO" case note --dir "$V" "$cid" --note 再跟进 --json
+expect case.note.json.says grep -Pzq '^\{\n  "id": "'"$cid"'",\n  "hash": "[0-9a-f]{64}",\n  "status": "evaluated"\n\}\n$' "$T/out"
+# The hash printed is the entry the step signed.
+expect case.note.json.hash grep -q "$(sed -n 's/.*"hash": "\(.*\)".*/\1/p' "$T/out")" <("$QIAO" log show --dir "$V" --json)
 
 # Concurrent edits of one case at two stations, then the logs cross in
 # both orders: same conflicts, same digest, everywhere.
@@ -196,11 +213,36 @@ expect stats.csv.header grep -q '^code,name,screened,resolved,resolution_rate,' 
 expect stats.csv.row grep -q '^500116001001,"石门村",2,1,0.500000,1,' "$T/out"
 check stats.by 0 "$QIAO" stats --dir "$W" --by town
 expect stats.by.total grep -q '^total ' "$T/out"
+# --from/--to select cases by intake and meetings by their date.
+check stats.window.now 0 "$QIAO" stats --dir "$W" --json --from "$(date -d yesterday +%F)" --to "$(date -d tomorrow +%F)"
+expect stats.window.now.cases grep -q '"screened": 2,' "$T/out"
+check stats.window.later 0 "$QIAO" stats --dir "$W" --json --from "$(date -d '+2 days' +%F)"
+expect stats.window.later.none grep -q '"screened": 0,' "$T/out"
+carry "$V" "$W" # the village's meeting
+check stats.window.may 0 "$QIAO" stats --dir "$W" --json --from 2024-05-01 --to 2024-05-31
+expect stats.window.may.meeting grep -q '"meetings": 1,' "$T/out"
+expect stats.window.may.no_case grep -q '"screened": 0,' "$T/out"
+check stats.window.june 0 "$QIAO" stats --dir "$W" --json --from 2024-06-01
+expect stats.window.june.no_meeting grep -q '"meetings": 0,' "$T/out"
 bad stats.bad.by 2 "$W" "$QIAO" stats --dir "$W" --by county
 bad stats.bad.date 2 "$W" "$QIAO" stats --dir "$W" --from 2024-02-30x
 bad stats.bad.range 2 "$W" "$QIAO" stats --dir "$W" --from 2024-03-01 --to 2024-02-01
 bad stats.bad.both 2 "$W" "$QIAO" stats --dir "$W" --json --csv
 bad digest.bad.under 2 "$W" "$QIAO" digest --dir "$W" --under abc
 bad stats.bad.dir 1 "$W" "$QIAO" stats --dir "$T/none"
+
+# Writes with --json: the name and the entry's hash, as JSON.
+check json.grid.add 0 "$QIAO" grid add --dir "$V" --code 500116001001001 --leader 李强 --json
+expect json.grid.add.code grep -Pzq '^\{\n  "code": "500116001001001",\n  "hash": "[0-9a-f]{64}"\n\}\n$' "$T/out"
+check json.reg.add 0 "$QIAO" reg add --dir "$V" --grid 500116001001001 --kind house --name 3组12号 --json
+expect json.reg.add.id grep -Pzq '^\{\n  "id": "[0-9a-f]{12}",\n  "hash": "[0-9a-f]{64}"\n\}\n$' "$T/out"
+check json.case.open 0 "$QIAO" case open --dir "$V" --grid 500116001001001 --category 咨询 --title 低保政策 --json
+expect json.case.open.id grep -Pzq '^\{\n  "id": "[0-9a-f]{12}",\n  "hash": "[0-9a-f]{64}"\n\}\n$' "$T/out"
+jid=$(sed -n 's/.*"id": "\(.*\)".*/\1/p' "$T/out")
+check json.case.accept 0 "$QIAO" case accept --dir "$V" "$jid" --json
+expect json.case.accept.status grep -q '"status": "accepted"' "$T/out"
+bad json.case.bad_step 1 "$V" "$QIAO" case close --dir "$V" "$jid" --json
+check json.meeting.add 0 "$QIAO" meeting add --dir "$V" --code 500116001001 --level community --date 2024-06-01 --topic 议事 --case "$jid" --json
+expect json.meeting.add.id grep -Pzq '^\{\n  "id": "[0-9a-f]{12}",\n  "hash": "[0-9a-f]{64}"\n\}\n$' "$T/out"
 
 finish

@@ -354,7 +354,34 @@ t_revocation_cuts_later_entries_even_when_late(void)
 	node_close(n);
 }
 
+/* The store records its schema version; a store of another schema is
+ * refused at open rather than read wrongly. */
+static void
+t_store_schema_version_is_checked(void)
+{
+	const char *dir = check_tmpdir();
+	node_store_opts o = { .create = true };
+	node_store *st;
+	node_txn *txn;
+	const void *v;
+	size_t n;
+	uint8_t other[8];
+
+	REQUIRE_RC(node_store_open(&st, dir, &o), QIAO_OK);
+	REQUIRE_RC(node_store_txn_begin(st, true, &txn), QIAO_OK);
+	REQUIRE_RC(node_store_get(txn, NODE_TB_META, "schema", 6, &v, &n),
+	    QIAO_OK);
+	CHECK(n == 8 && node_store_rd64(v) == QIAO_STORE_SCHEMA);
+	node_store_be64(other, QIAO_STORE_SCHEMA + 1);
+	REQUIRE_RC(node_store_put(txn, NODE_TB_META, "schema", 6, other, 8),
+	    QIAO_OK);
+	REQUIRE_RC(node_store_txn_commit(txn), QIAO_OK);
+	node_store_close(st);
+	CHECK_RC(node_store_open(&st, dir, &o), QIAO_ESTORE);
+}
+
 CHECK_MAIN(T(t_in_order_entries_are_stored_and_survive_reopen),
+    T(t_store_schema_version_is_checked),
     T(t_gap_is_refused_naming_the_missing_range),
     T(t_duplicate_changes_nothing),
     T(t_fork_keeps_both_and_freezes_the_author),
