@@ -24,7 +24,10 @@
 	"SIGTERM or SIGINT stops it cleanly (exit 0).\n"                    \
 	"\n"                                                                \
 	"--config FILE  the configuration (conf/village.conf documents every\n" \
-	"               directive); its [node] dir names the store\n"       \
+	"               directive); its [node] dir names the store; what\n" \
+	"               the file leaves out of role, region, name and root\n" \
+	"               comes from DIR/qiao.conf (a value that differs is\n" \
+	"               an error)\n"                                          \
 	"--dir DIR      the store; its DIR/qiao.conf if any, else defaults\n" \
 	"               (no listening, no upstream)\n"
 
@@ -35,6 +38,28 @@ on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+/* What qiao init wrote into DIR/qiao.conf (role, region, name, root)
+ * stands where the --config file is silent: without its root a node would
+ * trust only itself and refuse every link. A store without that file
+ * leaves the config as it is. */
+static int
+take_store_identity(qiao_conf *conf, const char *dir, char *err,
+    size_t errlen)
+{
+	char path[QIAO_PATH_MAX + 16];
+	qiao_conf own;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, QIAO_CONF_NAME);
+	conf_defaults(&own);
+	rc = conf_load(&own, path, err, errlen);
+	if (rc == QIAO_ENOTFOUND)
+		return QIAO_OK;
+	if (rc != QIAO_OK)
+		return rc;
+	return conf_take_identity(conf, &own, path, err, errlen);
 }
 
 static int
@@ -81,6 +106,9 @@ node_run(int argc, char **argv)
 			    config);
 		if (dir == NULL)
 			dir = conf.dir;
+		if ((rc = take_store_identity(&conf, dir, err, sizeof(err))) !=
+		    QIAO_OK)
+			return cli_fail(cmd, "%s: %s", config, err);
 		rc = node_open(&n, dir, &(node_opts) { .conf = &conf }, err,
 		    sizeof(err));
 	} else {

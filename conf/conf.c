@@ -536,6 +536,46 @@ conf_load_string(qiao_conf *c, const char *text, const char *name, char *err,
 }
 
 int
+conf_take_identity(qiao_conf *c, const qiao_conf *own, const char *own_name,
+    char *err, size_t errlen)
+{
+	const char *what = NULL, *mine = NULL, *theirs = NULL;
+
+	if (c->role == QIAO_ROLE_NONE) {
+		c->role = own->role;
+	} else if (own->role != QIAO_ROLE_NONE && own->role != c->role) {
+		what = "role";
+		mine = conf_role_name(c->role);
+		theirs = conf_role_name(own->role);
+	}
+	if (c->region[0] == '\0') {
+		memcpy(c->region, own->region, sizeof(c->region));
+	} else if (own->region[0] != '\0' &&
+	    strcmp(own->region, c->region) != 0) {
+		what = "region";
+		mine = c->region;
+		theirs = own->region;
+	}
+	if (!c->has_root) {
+		c->has_root = own->has_root;
+		memcpy(c->root, own->root, sizeof(c->root));
+	} else if (own->has_root &&
+	    memcmp(own->root, c->root, sizeof(c->root)) != 0) {
+		what = "root";
+		mine = "one key";
+		theirs = "another";
+	}
+	if (c->name[0] == '\0')
+		memcpy(c->name, own->name, sizeof(c->name));
+	if (what == NULL)
+		return QIAO_OK;
+	snprintf(err, errlen, "%s: the config says %s, the store's %s %s (a "
+			      "config for another station?)",
+	    what, mine, own_name, theirs);
+	return QIAO_ECONFIG;
+}
+
+int
 conf_save(const qiao_conf *c, const char *path)
 {
 	char root[2 * QIAO_KEY_LEN + 1];

@@ -88,6 +88,16 @@ int conf_load(qiao_conf *c, const char *path, char *err, size_t errlen)
 int conf_load_string(qiao_conf *c, const char *text, const char *name,
     char *err, size_t errlen) QIAO_MUST_USE;
 
+/*
+ * The station's identity (role, region, name, root) from the store's own
+ * config `own` (what qiao init wrote) where c leaves it unset, so a
+ * --config file need not repeat it. A field both set differently means the
+ * config is not this store's: QIAO_ECONFIG, with "what: FILE says X, the
+ * store Y" in err (own_name names the store's file).
+ */
+int conf_take_identity(qiao_conf *c, const qiao_conf *own,
+    const char *own_name, char *err, size_t errlen) QIAO_MUST_USE;
+
 /* Writes c as a config file (the [node] section), mode 0600. */
 int conf_save(const qiao_conf *c, const char *path) QIAO_MUST_USE;
 

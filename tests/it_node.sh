@@ -130,6 +130,26 @@ sed -n 's/.*tcp:[/][/]127.0.0.1:1: redial in \([0-9]*\)ms$/\1/p' "$T/backoff.log
 	head -n 4 | tr '\n' ' ' >"$T/backoff"
 expect node-redial-backoff-doubles-to-max [ "$(cat "$T/backoff")" = "100 200 400 400 " ]
 
+# A --config that names only the store takes the station's role, region
+# and root from what qiao init wrote (DIR/qiao.conf): without the root the
+# node would trust only itself. One that contradicts the store is refused.
+printf '[node]\ndir = %s\nlog_level = info\n' "$T/v" >"$T/only-dir.conf"
+$QIAO node run --config "$T/only-dir.conf" 2>"$T/only-dir.log" &
+p=$!
+PIDS+=($p)
+for i in $(seq 1 50); do
+	grep -q 'running on' "$T/only-dir.log" && break
+	sleep 0.1
+done
+kill -TERM $p
+wait $p
+expect node-run-config-takes-store-identity \
+	grep -q '(village 500116001001) running on' "$T/only-dir.log"
+printf '[node]\ndir = %s\nregion = 500116001002\n' "$T/v" >"$T/other.conf"
+check node-run-config-other-station 1 $QIAO node run --config "$T/other.conf"
+expect node-run-config-other-station-says \
+	grep -q 'region: the config says 500116001002, the store.s .*500116001001' "$T/err"
+
 # The village writes offline, then syncs once with its running town
 # (which wrote two notes meanwhile).
 for i in 1 2 3 4 5; do
