@@ -106,7 +106,7 @@ node_run(int argc, char **argv)
 			    config);
 		if (dir == NULL)
 			dir = conf.dir;
-		if ((rc = take_store_identity(&conf, dir, err, sizeof(err))) !=
+		if (take_store_identity(&conf, dir, err, sizeof(err)) !=
 		    QIAO_OK)
 			return cli_fail(cmd, "%s: %s", config, err);
 		rc = node_open(&n, dir, &(node_opts) { .conf = &conf }, err,
