@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -240,6 +241,24 @@ port_ok(const char *addr)
 	return port <= 65535;
 }
 
+/* A host written as digits and dots must be an IPv4 address: 300.1.1.1
+ * would otherwise go to the resolver and fail late as "cannot connect".
+ * Names and IPv6 ([...]) are left to nng. */
+static bool
+host_ok(const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+	char host[64];
+	struct in_addr a;
+	size_t n = (size_t)(colon - addr);
+
+	if (n == 0 || n >= sizeof(host) || strspn(addr, "0123456789.") != n)
+		return true;
+	memcpy(host, addr, n);
+	host[n] = '\0';
+	return inet_pton(AF_INET, host, &a) == 1;
+}
+
 /* nng URLs we dial and listen on: TCP for real links, inproc for tests and
  * simulations, ipc for a local socket. */
 const char *
@@ -258,6 +277,9 @@ conf_url_check(const char *v)
 		if (i < 3 && !port_ok(v + n))
 			return "a tcp URL ends in :PORT (1 to 65535), such as "
 			       "tcp://10.0.0.1:7420";
+		if (i < 3 && !host_ok(v + n))
+			return "not an IPv4 address (four numbers 0 to 255, "
+			       "such as tcp://10.0.0.1:7420)";
 		return NULL;
 	}
 	return "expected a URL such as tcp://10.0.0.1:7420";

@@ -61,6 +61,8 @@ listen = tcp://127.0.0.1:7420"
 conf_case cnoeq "listen tcp://127.0.0.1:7420"
 conf_case cbadurl "[net]
 upstream = tcp://10.0.0.1"
+conf_case cbadip "[net]
+upstream = tcp://10.0.0.256:7420"
 conf_case cbaddur "[net]
 timeout = soon"
 conf_case cdup "[net]
@@ -200,6 +202,7 @@ table=$(cat <<'EOF'
 2|--peer must be a URL|sync --dir $S/v --peer 127.0.0.1:7420
 2|a tcp URL ends in :PORT|sync --dir $S/v --peer tcp://127.0.0.1:99999
 2|a tcp URL ends in :PORT|sync --dir $S/v --peer tcp://127.0.0.1
+2|not an IPv4 address|sync --dir $S/v --peer tcp://300.1.1.1:7420
 2|--timeout must be a duration|sync --dir $S/v --peer tcp://127.0.0.1:1 --timeout soon
 1|could not sync with tcp://127.0.0.1:1 within|sync --dir $S/v --peer tcp://127.0.0.1:1 --timeout 300ms
 2|unexpected argument "extra"|status --dir $S/v extra
@@ -228,6 +231,7 @@ table=$(cat <<'EOF'
 1|qiao.conf:$L2: unknown section [nett]|digest --dir $S/cbadsect
 1|qiao.conf:$L1: unknown key "listen tcp"|heads --dir $S/cnoeq
 1|qiao.conf:$L2: a tcp URL ends in :PORT|node run --dir $S/cbadurl
+1|qiao.conf:$L2: not an IPv4 address|node run --dir $S/cbadip
 1|qiao.conf:$L2: timeout must be a duration|status --dir $S/cbaddur
 1|qiao.conf:$L3: duplicate listen in [net]|node run --dir $S/cdup
 EOF
