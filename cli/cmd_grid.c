@@ -256,10 +256,7 @@ out:
 
 struct lister {
 	const struct gopts *o;
-	node_txn *txn;
-	rec_table t;
-	json_t *list;
-	int rc;
+	rec_lister out;
 };
 
 static int
@@ -292,10 +289,10 @@ on_grid(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
 		json_object_set_new(j, "leader", json_string(leader));
 		json_object_set_new(j, "conflicts",
 		    json_integer((json_int_t)rec_count(&r, "conflicts")));
-		json_array_append_new(l->list, j);
+		json_array_append_new(l->out.list, j);
 		return 0;
 	}
-	return rec_table_add(&l->t, (const char *const[]) { r.code, kind,
+	return rec_table_add(&l->out.t, (const char *const[]) { r.code, kind,
 	    name, hh, leader });
 }
 
@@ -306,7 +303,6 @@ grid_list(const char *cmd, int argc, char **argv)
 		"HOUSEHOLDS", "LEADER" };
 	struct gopts o;
 	struct lister l = { .o = &o };
-	node *n;
 	int rc;
 
 	if ((rc = parse(cmd, argc, argv, &o, "ukj")) != CLI_OK)
@@ -316,26 +312,8 @@ grid_list(const char *cmd, int argc, char **argv)
 	if (o.kind && (rc = rec_check_oneof(cmd, "--kind", o.kind,
 			   crdt_grid_kinds)) != CLI_OK)
 		return rc;
-	if ((rc = rec_open(cmd, o.dir, &n, &l.txn)) != CLI_OK)
-		return rc;
-	rec_table_init(&l.t, 5);
-	l.list = json_array();
-	rc = node_state_scan(l.txn, CRDT_REC_GRID, o.under, on_grid, &l);
-	rec_close(n, l.txn);
-	if (rc != QIAO_OK) {
-		rec_table_fini(&l.t);
-		json_decref(l.list);
-		return cli_fail(cmd, "%s", qiao_strerror(rc));
-	}
-	if (o.json) {
-		rec_table_fini(&l.t);
-		return cli_json_print(l.list);
-	}
-	json_decref(l.list);
-	if (l.t.n > 0)
-		rec_table_print(&l.t, head);
-	rec_table_fini(&l.t);
-	return CLI_OK;
+	return rec_list(cmd, o.dir, CRDT_REC_GRID, o.under, on_grid, &l,
+	    &l.out, head, 5, o.json);
 }
 
 static int
@@ -451,11 +429,11 @@ on_reg(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
 		json_object_set_new(j, "address", json_string(addr));
 		json_object_set_new(j, "id_no", json_string(mid));
 		json_object_set_new(j, "phone", json_string(mph));
-		json_array_append_new(l->list, j);
+		json_array_append_new(l->out.list, j);
 		return 0;
 	}
-	return rec_table_add(&l->t, (const char *const[]) { id, kind, r.code,
-	    name, addr, mid, mph });
+	return rec_table_add(&l->out.t, (const char *const[]) { id, kind,
+	    r.code, name, addr, mid, mph });
 }
 
 static int
@@ -465,7 +443,6 @@ reg_list(const char *cmd, int argc, char **argv)
 		"ADDRESS", "ID NO", "PHONE" };
 	struct gopts o;
 	struct lister l = { .o = &o };
-	node *n;
 	int rc;
 
 	if ((rc = parse(cmd, argc, argv, &o, "ukjr")) != CLI_OK)
@@ -475,26 +452,8 @@ reg_list(const char *cmd, int argc, char **argv)
 	if (o.kind && (rc = rec_check_oneof(cmd, "--kind", o.kind,
 			   crdt_reg_kinds)) != CLI_OK)
 		return rc;
-	if ((rc = rec_open(cmd, o.dir, &n, &l.txn)) != CLI_OK)
-		return rc;
-	rec_table_init(&l.t, 7);
-	l.list = json_array();
-	rc = node_state_scan(l.txn, CRDT_REC_REG, o.under, on_reg, &l);
-	rec_close(n, l.txn);
-	if (rc != QIAO_OK) {
-		rec_table_fini(&l.t);
-		json_decref(l.list);
-		return cli_fail(cmd, "%s", qiao_strerror(rc));
-	}
-	if (o.json) {
-		rec_table_fini(&l.t);
-		return cli_json_print(l.list);
-	}
-	json_decref(l.list);
-	if (l.t.n > 0)
-		rec_table_print(&l.t, head);
-	rec_table_fini(&l.t);
-	return CLI_OK;
+	return rec_list(cmd, o.dir, CRDT_REC_REG, o.under, on_reg, &l,
+	    &l.out, head, 7, o.json);
 }
 
 static int

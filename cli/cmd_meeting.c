@@ -216,9 +216,7 @@ out:
 
 struct lister {
 	const struct mopts *o;
-	node_txn *txn;
-	rec_table t;
-	json_t *list;
+	rec_lister out;
 };
 
 static int
@@ -257,11 +255,11 @@ on_meeting(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
 		json_object_set_new(j, "topic", json_string(topic));
 		json_object_set_new(j, "attendees",
 		    has_att ? json_integer((json_int_t)a) : json_null());
-		json_array_append_new(l->list, j);
+		json_array_append_new(l->out.list, j);
 		return 0;
 	}
-	return rec_table_add(&l->t, (const char *const[]) { id, date, level,
-	    r.code, att, topic });
+	return rec_table_add(&l->out.t, (const char *const[]) { id, date,
+	    level, r.code, att, topic });
 }
 
 static int
@@ -271,34 +269,14 @@ meeting_list(const char *cmd, int argc, char **argv)
 		"ATTENDEES", "TOPIC" };
 	struct mopts o;
 	struct lister l = { .o = &o };
-	node *n;
 	int rc;
 
 	if ((rc = parse(cmd, argc, argv, &o, "lufTj")) != CLI_OK)
 		return rc == -1 ? CLI_OK : rc;
 	if ((rc = cli_no_args(cmd, argc, argv)) != CLI_OK)
 		return rc;
-	if ((rc = rec_open(cmd, o.dir, &n, &l.txn)) != CLI_OK)
-		return rc;
-	rec_table_init(&l.t, 6);
-	l.list = json_array();
-	rc = node_state_scan(l.txn, CRDT_REC_MEETING, o.under, on_meeting,
-	    &l);
-	rec_close(n, l.txn);
-	if (rc != QIAO_OK) {
-		rec_table_fini(&l.t);
-		json_decref(l.list);
-		return cli_fail(cmd, "%s", qiao_strerror(rc));
-	}
-	if (o.json) {
-		rec_table_fini(&l.t);
-		return cli_json_print(l.list);
-	}
-	json_decref(l.list);
-	if (l.t.n > 0)
-		rec_table_print(&l.t, head);
-	rec_table_fini(&l.t);
-	return CLI_OK;
+	return rec_list(cmd, o.dir, CRDT_REC_MEETING, o.under, on_meeting,
+	    &l, &l.out, head, 6, o.json);
 }
 
 static int

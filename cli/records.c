@@ -745,6 +745,37 @@ rec_table_fini(rec_table *t)
 }
 
 int
+rec_list(const char *cmd, const char *dir, char kind, const char *under,
+    node_state_fn fn, void *ctx, rec_lister *l, const char *const *head,
+    size_t ncol, bool json)
+{
+	node_txn *txn;
+	node *n;
+	int rc;
+
+	if ((rc = rec_open(cmd, dir, &n, &txn)) != CLI_OK)
+		return rc;
+	rec_table_init(&l->t, ncol);
+	l->list = json_array();
+	rc = node_state_scan(txn, kind, under, fn, ctx);
+	rec_close(n, txn);
+	if (rc != QIAO_OK) {
+		rec_table_fini(&l->t);
+		json_decref(l->list);
+		return cli_fail(cmd, "%s", qiao_strerror(rc));
+	}
+	if (json) {
+		rec_table_fini(&l->t);
+		return cli_json_print(l->list);
+	}
+	json_decref(l->list);
+	if (l->t.n > 0)
+		rec_table_print(&l->t, head);
+	rec_table_fini(&l->t);
+	return CLI_OK;
+}
+
+int
 rec_dispatch(const char *group, const rec_sub *subs, size_t n, int argc,
     char **argv)
 {

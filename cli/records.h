@@ -19,6 +19,7 @@
 #include "crdt/op.h"
 #include "crdt/record.h"
 #include "node/node.h"
+#include "node/state.h"
 #include "node/store.h"
 #include "node/trust.h"
 
@@ -134,6 +135,23 @@ int rec_table_add(rec_table *t, const char *const *cells) QIAO_MUST_USE;
 /* Prints the header (if not NULL) and rows; the last column unpadded. */
 void rec_table_print(rec_table *t, const char *const *header);
 void rec_table_fini(rec_table *t);
+
+/* What a list command gathers, row by row: a table for people and the same
+ * rows as a JSON array for --json. */
+typedef struct rec_lister {
+	rec_table t;
+	json_t *list;
+} rec_lister;
+
+/*
+ * The list commands' run: opens dir, passes every record of kind under
+ * `under` to fn with ctx (fn adds rows to l), closes, then prints l's JSON
+ * array (json) or its table under head (ncol columns). CLI_OK or the exit
+ * code of a failure already reported.
+ */
+int rec_list(const char *cmd, const char *dir, char kind, const char *under,
+    node_state_fn fn, void *ctx, rec_lister *l, const char *const *head,
+    size_t ncol, bool json);
 
 /* A subcommand: cmd is "group sub"; argv[0] is the sub's name. */
 typedef struct rec_sub {
