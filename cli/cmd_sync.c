@@ -280,16 +280,18 @@ on_status_peer(void *ctx, const node_sync_peer *p)
 	return 0;
 }
 
-struct forked {
+/* Heads whose author is frozen by a fork proof, and heads whose author
+ * stamped entries too far ahead (both flagged by ingest): one scan. */
+struct flagged {
 	node_txn *txn;
-	uint64_t authors;
+	uint64_t forked, skewed;
 };
 
 static int
-on_forked_head(void *ctx, const void *key, size_t klen, const void *val,
+on_flagged_head(void *ctx, const void *key, size_t klen, const void *val,
     size_t vlen)
 {
-	struct forked *f = ctx;
+	struct flagged *f = ctx;
 	node_head h;
 	int rc;
 
@@ -300,7 +302,9 @@ on_forked_head(void *ctx, const void *key, size_t klen, const void *val,
 	if ((rc = node_store_head_get(f->txn, key, &h)) != QIAO_OK)
 		return rc;
 	if (h.flags & NODE_HEAD_FORKED)
-		f->authors++;
+		f->forked++;
+	if (h.flags & NODE_HEAD_SKEWED)
+		f->skewed++;
 	return 0;
 }
 
@@ -336,7 +340,6 @@ struct skewed {
 	node_txn *txn;
 	uint64_t now;
 	json_t *list;  /* --json */
-	size_t count;
 	bool above;    /* an issuer of a higher tier is among them */
 	bool json;
 };
@@ -368,7 +371,6 @@ on_skewed_head(void *ctx, const void *key, size_t klen, const void *val,
 		return rc;
 	latest = crdt_hlc_ms(h.hlc);
 	ahead = latest > k->now ? latest - k->now : 0;
-	k->count++;
 	if (id.role > c->role && node_trust_region_covers(id.region, c->region))
 		k->above = true;
 	cli_hex(hex, key, QIAO_KEY_LEN);
@@ -397,26 +399,6 @@ on_skewed_head(void *ctx, const void *key, size_t klen, const void *val,
 	return 0;
 }
 
-/* Counts the skewed authors (the text view prints a header first). */
-static int
-on_skew_count(void *ctx, const void *key, size_t klen, const void *val,
-    size_t vlen)
-{
-	struct skewed *k = ctx;
-	node_head h;
-	int rc;
-
-	(void)val;
-	(void)vlen;
-	if (klen != QIAO_KEY_LEN)
-		return QIAO_ESTORE;
-	if ((rc = node_store_head_get(k->txn, key, &h)) != QIAO_OK)
-		return rc;
-	if (h.flags & NODE_HEAD_SKEWED)
-		k->count++;
-	return 0;
-}
-
 static int
 cmd_status(int argc, char **argv)
 {
@@ -428,7 +410,7 @@ cmd_status(int argc, char **argv)
 	};
 	const char *cmd = "status", *dir = cli_default_dir();
 	struct status s = { 0 };
-	struct forked f = { 0 };
+	struct flagged f = { 0 };
 	struct skewed k = { 0 };
 	char when[40], dur[32];
 	char key[2 * QIAO_KEY_LEN + 1];
@@ -467,7 +449,7 @@ cmd_status(int argc, char **argv)
 	f.txn = s.txn;
 	if ((rc = node_store_count(s.txn, NODE_TB_FORKS, &forks)) == QIAO_OK)
 		rc = node_store_scan(s.txn, NODE_TB_HEADS, NULL, 0,
-		    on_forked_head, &f);
+		    on_flagged_head, &f);
 	if (rc == QIAO_OK)
 		rc = node_store_tick(s.txn, &tick);
 	k.n = s.n;
@@ -492,7 +474,7 @@ cmd_status(int argc, char **argv)
 		json_object_set_new(j, "upstream", ups);
 		json_object_set_new(j, "forks", json_integer((json_int_t)forks));
 		json_object_set_new(j, "forked_authors",
-		    json_integer((json_int_t)f.authors));
+		    json_integer((json_int_t)f.forked));
 		k.list = json_array();
 		rc = node_store_scan(s.txn, NODE_TB_HEADS, NULL, 0,
 		    on_skewed_head, &k);
@@ -528,23 +510,21 @@ cmd_status(int argc, char **argv)
 			printf("upstream  none\n");
 		printf("forks     %llu proof%s, %llu author%s frozen\n",
 		    (unsigned long long)forks, forks == 1 ? "" : "s",
-		    (unsigned long long)f.authors, f.authors == 1 ? "" : "s");
+		    (unsigned long long)f.forked, f.forked == 1 ? "" : "s");
 		printf("clock     %s, max skew %s\n",
 		    cli_time(when, sizeof(when), k.now),
 		    span(dur, sizeof(dur), c->max_skew_ms));
-		rc = node_store_scan(s.txn, NODE_TB_HEADS, NULL, 0,
-		    on_skew_count, &k);
-		if (rc == QIAO_OK && k.count == 0)
+		if (f.skewed == 0)
 			printf("skew      no author stamps entries ahead of "
 			       "this clock\n");
-		if (rc == QIAO_OK && k.count > 0) {
-			printf("skew      %zu author%s stamped entries more than "
-			       "max skew ahead of this clock:\n",
-			    k.count, k.count == 1 ? "" : "s");
+		if (f.skewed > 0) {
+			printf("skew      %llu author%s stamped entries more "
+			       "than max skew ahead of this clock:\n",
+			    (unsigned long long)f.skewed,
+			    f.skewed == 1 ? "" : "s");
 			printf("  %-16s  %-8s %-13s %-19s %-14s %s\n", "KEY",
 			    "ROLE", "REGION", "LATEST STAMP", "AHEAD NOW",
 			    "NAME");
-			k.count = 0;
 			rc = node_store_scan(s.txn, NODE_TB_HEADS, NULL, 0,
 			    on_skewed_head, &k);
 			if (k.above)

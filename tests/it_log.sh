@@ -125,6 +125,10 @@ expect fork_reported [ "$(count 'seq 9\): fork' "$T/err")" = 1 ]
 expect frozen_after_fork [ "$(count 'seq 10\): fork' "$T/err")" = 1 ]
 check forks_listed 0 "$QIAO" log forks --dir "$D" --json
 expect fork_proof_held [ "$(count '"seq": 9' "$T/out")" = 1 ]
+check status_after_fork 0 "$QIAO" status --dir "$D"
+expect status_counts_fork grep -q '^forks     1 proof, 1 author frozen' "$T/out"
+check status_after_fork_json 0 "$QIAO" status --dir "$D" --json
+expect status_json_counts_fork grep -q '"forked_authors": 1' "$T/out"
 check verify_after_fork 0 "$QIAO" log verify --dir "$D"
 expect verify_counts_fork [ "$(count 'forks held 1' "$T/out")" = 1 ]
 
