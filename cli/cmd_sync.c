@@ -283,27 +283,18 @@ on_status_peer(void *ctx, const node_sync_peer *p)
 /* Heads whose author is frozen by a fork proof, and heads whose author
  * stamped entries too far ahead (both flagged by ingest): one scan. */
 struct flagged {
-	node_txn *txn;
 	uint64_t forked, skewed;
 };
 
 static int
-on_flagged_head(void *ctx, const void *key, size_t klen, const void *val,
-    size_t vlen)
+on_flagged_head(void *ctx, const uint8_t *key, const node_head *h)
 {
 	struct flagged *f = ctx;
-	node_head h;
-	int rc;
 
-	(void)val;
-	(void)vlen;
-	if (klen != QIAO_KEY_LEN)
-		return QIAO_ESTORE;
-	if ((rc = node_store_head_get(f->txn, key, &h)) != QIAO_OK)
-		return rc;
-	if (h.flags & NODE_HEAD_FORKED)
+	(void)key;
+	if (h->flags & NODE_HEAD_FORKED)
 		f->forked++;
-	if (h.flags & NODE_HEAD_SKEWED)
+	if (h->flags & NODE_HEAD_SKEWED)
 		f->skewed++;
 	return 0;
 }
@@ -345,31 +336,23 @@ struct skewed {
 };
 
 static int
-on_skewed_head(void *ctx, const void *key, size_t klen, const void *val,
-    size_t vlen)
+on_skewed_head(void *ctx, const uint8_t *key, const node_head *h)
 {
 	struct skewed *k = ctx;
 	const qiao_conf *c = node_get_conf(k->n);
 	char hex[2 * QIAO_KEY_LEN + 1], iso[40], dur[32];
 	node_trust_id id;
-	node_head h;
 	uint64_t latest, ahead;
 	int rc;
 
-	(void)val;
-	(void)vlen;
-	if (klen != QIAO_KEY_LEN)
-		return QIAO_ESTORE;
-	if ((rc = node_store_head_get(k->txn, key, &h)) != QIAO_OK)
-		return rc;
-	if (!(h.flags & NODE_HEAD_SKEWED))
+	if (!(h->flags & NODE_HEAD_SKEWED))
 		return 0;
 	rc = node_trust_lookup(k->n, k->txn, key, &id);
 	if (rc == QIAO_EUNKNOWN)
 		memset(&id, 0, sizeof(id));
 	else if (rc != QIAO_OK)
 		return rc;
-	latest = crdt_hlc_ms(h.hlc);
+	latest = crdt_hlc_ms(h->hlc);
 	ahead = latest > k->now ? latest - k->now : 0;
 	if (id.role > c->role && node_trust_region_covers(id.region, c->region))
 		k->above = true;
@@ -446,10 +429,8 @@ cmd_status(int argc, char **argv)
 		node_close(s.n);
 		return cli_fail(cmd, "%s", qiao_strerror(rc));
 	}
-	f.txn = s.txn;
 	if ((rc = node_store_count(s.txn, NODE_TB_FORKS, &forks)) == QIAO_OK)
-		rc = node_store_scan(s.txn, NODE_TB_HEADS, NULL, 0,
-		    on_flagged_head, &f);
+		rc = node_store_heads_each(s.txn, on_flagged_head, &f);
 	if (rc == QIAO_OK)
 		rc = node_store_tick(s.txn, &tick);
 	k.n = s.n;
@@ -476,8 +457,7 @@ cmd_status(int argc, char **argv)
 		json_object_set_new(j, "forked_authors",
 		    json_integer((json_int_t)f.forked));
 		k.list = json_array();
-		rc = node_store_scan(s.txn, NODE_TB_HEADS, NULL, 0,
-		    on_skewed_head, &k);
+		rc = node_store_heads_each(s.txn, on_skewed_head, &k);
 		clk = json_object();
 		json_object_set_new(clk, "now",
 		    json_string(cli_time_iso(when, sizeof(when), k.now)));
@@ -525,8 +505,7 @@ cmd_status(int argc, char **argv)
 			printf("  %-16s  %-8s %-13s %-19s %-14s %s\n", "KEY",
 			    "ROLE", "REGION", "LATEST STAMP", "AHEAD NOW",
 			    "NAME");
-			rc = node_store_scan(s.txn, NODE_TB_HEADS, NULL, 0,
-			    on_skewed_head, &k);
+			rc = node_store_heads_each(s.txn, on_skewed_head, &k);
 			if (k.above)
 				printf("  the clock of a station above this "
 				       "one is ahead: this station's clock "

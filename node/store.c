@@ -396,6 +396,22 @@ node_store_scan(node_txn *txn, enum node_table tb, const void *prefix,
  */
 #define HEAD_LEN 60
 
+static int
+head_decode(const uint8_t *v, size_t n, node_head *out)
+{
+	if (n != HEAD_LEN) {
+		node_log(NODE_LOG_ERR, "store", "head record of %zu bytes", n);
+		return QIAO_ESTORE;
+	}
+	out->seq = node_store_rd64(v);
+	memcpy(out->hash, v + 8, QIAO_HASH_LEN);
+	out->hlc = node_store_rd64(v + 40);
+	out->tick = node_store_rd64(v + 48);
+	out->flags = (uint32_t)v[56] << 24 | (uint32_t)v[57] << 16 |
+	    (uint32_t)v[58] << 8 | v[59];
+	return QIAO_OK;
+}
+
 int
 node_store_head_get(node_txn *txn, const uint8_t author[QIAO_KEY_LEN],
     node_head *out)
@@ -408,17 +424,35 @@ node_store_head_get(node_txn *txn, const uint8_t author[QIAO_KEY_LEN],
 	    (const void **)&v, &n);
 	if (rc != QIAO_OK)
 		return rc;
-	if (n != HEAD_LEN) {
-		node_log(NODE_LOG_ERR, "store", "head record of %zu bytes", n);
+	return head_decode(v, n, out);
+}
+
+struct heads_walk {
+	node_store_head_fn fn;
+	void *ctx;
+};
+
+static int
+on_head_row(void *ctx, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	struct heads_walk *w = ctx;
+	node_head h;
+	int rc;
+
+	if (klen != QIAO_KEY_LEN)
 		return QIAO_ESTORE;
-	}
-	out->seq = node_store_rd64(v);
-	memcpy(out->hash, v + 8, QIAO_HASH_LEN);
-	out->hlc = node_store_rd64(v + 40);
-	out->tick = node_store_rd64(v + 48);
-	out->flags = (uint32_t)v[56] << 24 | (uint32_t)v[57] << 16 |
-	    (uint32_t)v[58] << 8 | v[59];
-	return QIAO_OK;
+	if ((rc = head_decode(val, vlen, &h)) != QIAO_OK)
+		return rc;
+	return w->fn(w->ctx, key, &h);
+}
+
+int
+node_store_heads_each(node_txn *txn, node_store_head_fn fn, void *ctx)
+{
+	struct heads_walk w = { fn, ctx };
+
+	return node_store_scan(txn, NODE_TB_HEADS, NULL, 0, on_head_row, &w);
 }
 
 int

@@ -141,6 +141,15 @@ typedef struct node_head {
 
 int node_store_head_get(node_txn *txn, const uint8_t author[QIAO_KEY_LEN],
     node_head *out) QIAO_MUST_USE;
+/*
+ * Each author's head in key order, decoded once from the row the walk is
+ * on (not looked up again): fn's non-zero return stops the walk and is
+ * returned; QIAO_ESTORE for a malformed row.
+ */
+typedef int (*node_store_head_fn)(void *ctx,
+    const uint8_t author[QIAO_KEY_LEN], const node_head *h);
+int node_store_heads_each(node_txn *txn, node_store_head_fn fn, void *ctx)
+    QIAO_MUST_USE;
 /* Writes the head with a new tick (h->tick is set) and records the change. */
 int node_store_head_put(node_txn *txn, const uint8_t author[QIAO_KEY_LEN],
     node_head *h) QIAO_MUST_USE;

@@ -451,22 +451,16 @@ struct behind {
 };
 
 static int
-on_behind(void *ctx, const void *key, size_t klen, const void *val,
-    size_t vlen)
+on_behind(void *ctx, const uint8_t *key, const node_head *h)
 {
 	struct behind *b = ctx;
 	node_trust_id id;
-	node_head h;
 	uint8_t k[65];
 	const uint8_t *v;
 	size_t len;
 	uint64_t has = 0;
 	int rc;
 
-	(void)val;
-	(void)vlen;
-	if (klen != QIAO_KEY_LEN)
-		return QIAO_ESTORE;
 	rc = node_trust_lookup(b->n, b->txn, key, &id);
 	if (rc == QIAO_EUNKNOWN)
 		return 0;
@@ -474,8 +468,6 @@ on_behind(void *ctx, const void *key, size_t klen, const void *val,
 		return rc;
 	if (!node_sync_in_scope(b->p->region, id.region))
 		return 0;
-	if ((rc = node_store_head_get(b->txn, key, &h)) != QIAO_OK)
-		return rc;
 	has_key(b->p->key, key, k);
 	rc = node_store_get(b->txn, NODE_TB_PEERS, k, sizeof(k),
 	    (const void **)&v, &len);
@@ -483,8 +475,8 @@ on_behind(void *ctx, const void *key, size_t klen, const void *val,
 		has = node_store_rd64(v);
 	else if (rc != QIAO_OK && rc != QIAO_ENOTFOUND)
 		return rc;
-	if (h.seq > has)
-		b->they += h.seq - has;
+	if (h->seq > has)
+		b->they += h->seq - has;
 	return 0;
 }
 
@@ -521,8 +513,7 @@ node_sync_peer_behind(node *n, node_txn *txn, const node_sync_peer *p,
 
 	prefix[0] = 'H';
 	memcpy(prefix + 1, p->key, QIAO_KEY_LEN);
-	if ((rc = node_store_scan(txn, NODE_TB_HEADS, NULL, 0, on_behind,
-		 &b)) != QIAO_OK ||
+	if ((rc = node_store_heads_each(txn, on_behind, &b)) != QIAO_OK ||
 	    (rc = node_store_scan(txn, NODE_TB_PEERS, prefix, sizeof(prefix),
 		 on_ahead, &b)) != QIAO_OK)
 		return rc;
@@ -1643,18 +1634,12 @@ struct lister {
 };
 
 static int
-on_list(void *ctx, const void *key, size_t klen, const void *val,
-    size_t vlen)
+on_list(void *ctx, const uint8_t *key, const node_head *h)
 {
 	struct lister *l = ctx;
 	node_trust_id id;
-	node_head h;
 	int rc;
 
-	(void)val;
-	(void)vlen;
-	if (klen != QIAO_KEY_LEN)
-		return QIAO_ESTORE;
 	rc = node_trust_lookup(l->n, l->txn, key, &id);
 	if (rc == QIAO_EUNKNOWN)
 		return 0;
@@ -1662,8 +1647,6 @@ on_list(void *ctx, const void *key, size_t klen, const void *val,
 		return rc;
 	if (l->region != NULL && !node_sync_in_scope(l->region, id.region))
 		return 0;
-	if ((rc = node_store_head_get(l->txn, key, &h)) != QIAO_OK)
-		return rc;
 	if (l->n_ == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 64;
 		node_sync_head *v = realloc(l->v, cap * sizeof(*v));
@@ -1678,8 +1661,8 @@ on_list(void *ctx, const void *key, size_t klen, const void *val,
 		l->cap = cap;
 	}
 	memcpy(l->v[l->n_].author, key, QIAO_KEY_LEN);
-	l->v[l->n_].seq = h.seq;
-	memcpy(l->v[l->n_].hash, h.hash, QIAO_HASH_LEN);
+	l->v[l->n_].seq = h->seq;
+	memcpy(l->v[l->n_].hash, h->hash, QIAO_HASH_LEN);
 	l->rank[l->n_++] = rank_of(id.role);
 	return 0;
 }
@@ -1691,7 +1674,7 @@ list_heads(node *n, node_txn *txn, const char *region, struct lister *l)
 	l->n = n;
 	l->txn = txn;
 	l->region = region;
-	return node_store_scan(txn, NODE_TB_HEADS, NULL, 0, on_list, l);
+	return node_store_heads_each(txn, on_list, l);
 }
 
 int
