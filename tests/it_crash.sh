@@ -138,7 +138,7 @@ start_ms=$(date +%s%3N)
 span=$(($(date +%s%3N) - start_ms))
 [ "$span" -gt 999 ] && span=999
 rm -rf "$T/d" && cp -a "$T/d0" "$T/d"
-ROUNDS_B=${CRASH_ROUNDS_INGEST:-12}
+ROUNDS_B=${CRASH_ROUNDS_INGEST:-50}
 prev=0 mid=0 bad=0
 for ((r = 1; r <= ROUNDS_B; r++)); do
 	"$QIAO" log import --dir "$T/d" "$T/all.log" >/dev/null 2>&1 &
