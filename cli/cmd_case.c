@@ -803,8 +803,9 @@ on_summary(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
 		json_array_append_new(l->list, j);
 		return 0;
 	}
+	/* The root's station is the empty code, as case show says. */
 	return rec_table_add(&l->t, (const char *const[]) { id, when, st,
-	    flags, r.code, cust, cat, title });
+	    flags, r.code, cust[0] ? cust : "root", cat, title });
 }
 
 static int

@@ -245,4 +245,18 @@ bad json.case.bad_step 1 "$V" "$QIAO" case close --dir "$V" "$jid" --json
 check json.meeting.add 0 "$QIAO" meeting add --dir "$V" --code 500116001001 --level community --date 2024-06-01 --topic 议事 --case "$jid" --json
 expect json.meeting.add.id grep -Pzq '^\{\n  "id": "[0-9a-f]{12}",\n  "hash": "[0-9a-f]{64}"\n\}\n$' "$T/out"
 
+# A store anchored on its own key (no --root) holds its cases as the root:
+# list names that custodian as show does, not with an empty column.
+S=$T/self
+"$QIAO" init --dir "$S" --role district --region 500116 >/dev/null 2>&1
+for g in "500116001 town 镇" "500116001001 village 村" "500116001001001 grid 网格"; do
+	set -- $g
+	"$QIAO" grid add --dir "$S" --code "$1" --kind "$2" --name "$3" >/dev/null
+done
+sid=$("$QIAO" case open --dir "$S" --grid 500116001001001 --category 邻里纠纷 --title 自锚)
+check self.case.show 0 "$QIAO" case show --dir "$S" "$sid"
+expect self.case.show.root grep -Eq '^  custodian +root' "$T/out"
+check self.case.list 0 "$QIAO" case list --dir "$S"
+expect self.case.list.root grep -Eq "^${sid:0:12} .* 500116001001001 +root +邻里纠纷" "$T/out"
+
 finish
