@@ -22,7 +22,9 @@
  *   - of several counting certificates, the highest role, then the
  *     highest-ranked issuer, then the lowest entry hash gives K's identity.
  * A node also trusts its own key on its config before it is enrolled; a
- * verifier has no such key, so that rule has no counterpart here.
+ * verifier has no such key, so that rule has no counterpart here. The
+ * evaluation itself is crdt/trustrule.h, shared with the node; this
+ * module holds the rows and sorts them so a subject's are found fast.
  */
 #ifndef QIAO_CRDT_TRUSTSET_H
 #define QIAO_CRDT_TRUSTSET_H
@@ -34,30 +36,7 @@
 #include "crdt/cert.h"
 #include "crdt/entry.h"
 #include "crdt/err.h"
-
-enum crdt_role {
-	CRDT_ROLE_NONE = 0,
-	CRDT_ROLE_VILLAGE,
-	CRDT_ROLE_TOWN,
-	CRDT_ROLE_DISTRICT,
-	CRDT_ROLE_ROOT,
-};
-
-/* "village", "town", "district", "root"; "none" otherwise. */
-const char *crdt_role_name(enum crdt_role role);
-
-typedef struct crdt_trust_id {
-	enum crdt_role role;
-	char region[QIAO_CERT_REGION_MAX]; /* "" for the root: everywhere */
-	char name[QIAO_CERT_NAME_MAX];     /* "root" for the root */
-	uint8_t issuer[QIAO_KEY_LEN];      /* zero for the root */
-	uint8_t cert[QIAO_HASH_LEN];       /* the deciding enrolment's hash */
-	uint64_t until;                    /* 0: no expiry */
-	/* check: the last seq the accepting certificate allows;
-	 * lookup: the last seq any counting certificate allows.
-	 * UINT64_MAX: not revoked. */
-	uint64_t revoked_after;
-} crdt_trust_id;
+#include "crdt/trustrule.h"
 
 typedef struct crdt_trustset crdt_trustset;
 
@@ -109,8 +88,5 @@ void crdt_trustset_explain(crdt_trustset *ts,
  * key order), for enumerating who may write where. */
 size_t crdt_trustset_subjects(crdt_trustset *ts);
 const uint8_t *crdt_trustset_subject(crdt_trustset *ts, size_t i);
-
-/* True if region is code or under it (a prefix test; "" is everywhere). */
-bool crdt_trust_covers(const char *region, const char *code);
 
 #endif
