@@ -161,7 +161,7 @@ load_rows(void *ctx, const uint8_t subject[QIAO_KEY_LEN],
 		if (qu->n == qu->cap) {
 			size_t cap = qu->cap ? 2 * qu->cap : 8;
 			struct subject_rows **p =
-			    realloc(qu->v, cap * sizeof(*p));
+			    realloc(qu->v, cap * sizeof(struct subject_rows *));
 
 			if (p == NULL)
 				return QIAO_ENOMEM;
@@ -179,7 +179,7 @@ load_rows(void *ctx, const uint8_t subject[QIAO_KEY_LEN],
 		}
 		memcpy(rs->subject, subject, QIAO_KEY_LEN);
 		memmove(qu->v + lo + 1, qu->v + lo,
-		    (qu->n - lo) * sizeof(*qu->v));
+		    (qu->n - lo) * sizeof(struct subject_rows *));
 		qu->v[lo] = rs;
 		qu->n++;
 	}
