@@ -6,8 +6,9 @@
  * entries a bundle carries and the root key the auditor gives.
  *
  * The rules are those every node applies at ingest (node/trust.h, README
- * "Trust: enrolment and revocation"); tests/t_audit.c checks the two
- * agree on random sets of certificates and revocations:
+ * "Trust: enrolment and revocation"), by the same evaluator
+ * (crdt/trustrule.h); tests/t_audit.c checks the two row sources give the
+ * same answers on random sets of certificates and revocations:
  *   - a certificate counts when its issuer could issue it at the issuer's
  *     entry (seq, time): the root enrols districts, towns and villages
  *     anywhere; a district towns and villages under its code; a town
