@@ -91,9 +91,10 @@ typedef struct crdt_trustrule_rows {
 typedef struct crdt_trustrule_src {
 	const uint8_t *root; /* the trust anchor: accepted for everything */
 	/* Optional (NULL): a key that stands on self_cert (its config, on
-	 * its own node) while no certificate of it counts. self_cert's
-	 * issuer, hash and seq are ignored; revocations of self still
-	 * apply to it. */
+	 * its own node) while no certificate of it counts. Only self_cert's
+	 * role, c.region, c.name and c.until are weighed; its issuer and
+	 * hash are reported as given (zero them). Revocations of self
+	 * still apply to it. */
 	const uint8_t *self;
 	const crdt_trustrule_cert *self_cert;
 	int (*load)(void *ctx, const uint8_t subject[QIAO_KEY_LEN],
