@@ -15,46 +15,13 @@ sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
 		qsort(base, n, size, cmp);
 }
 
-/*
- * Questions nest (is the issuer of this certificate entitled, is the
- * revoker of that one...) and each step goes up a rank or down one key's
- * own revocations, so real chains are a few steps long. A bundle is
- * hostile input: anything deeper than DEPTH_MAX, or a question costing
- * more than WORK_MAX certificate weighings, fails closed.
- */
-#define DEPTH_MAX 16
-#define WORK_MAX 20000 /* as node/trust.c */
-
-enum { RANK_NONE, RANK_VILLAGE, RANK_TOWN, RANK_DISTRICT, RANK_ROOT };
-
-static const char WHY_UNKNOWN[] =
-    "the author is not enrolled (no certificate of it counts)";
-static const char WHY_REVOKED[] =
-    "the author's key was revoked before this entry";
-static const char WHY_EXPIRED[] =
-    "the author's enrolment had expired at the entry's time";
-
-struct certrow {
-	uint8_t subject[QIAO_KEY_LEN];
-	uint8_t hash[QIAO_HASH_LEN]; /* of the enrol entry */
-	uint8_t issuer[QIAO_KEY_LEN];
-	uint64_t seq, ms; /* of the enrol entry */
-	enum crdt_role role;
-	crdt_cert c;
-};
-
-struct revrow {
-	uint8_t subject[QIAO_KEY_LEN];
-	uint8_t hash[QIAO_HASH_LEN]; /* of the entry that made it */
-	uint8_t issuer[QIAO_KEY_LEN];
-	uint64_t seq, ms, after;
-};
-
 struct crdt_trustset {
 	uint8_t root[QIAO_KEY_LEN];
-	struct certrow *c;
+	/* Sorted by subject (once sealed): a subject's rows are a slice,
+	 * handed to crdt/trustrule.c as they are. */
+	crdt_trustrule_cert *c;
 	size_t nc, capc;
-	struct revrow *r;
+	crdt_trustrule_rev *r;
 	size_t nr, capr;
 	bool sorted;
 	/* Distinct subjects of certificates, in key order, once sorted. */
@@ -62,27 +29,11 @@ struct crdt_trustset {
 	size_t nsubj;
 };
 
-static const char *const role_names[] = {
-	[CRDT_ROLE_NONE] = "none",
-	[CRDT_ROLE_VILLAGE] = "village",
-	[CRDT_ROLE_TOWN] = "town",
-	[CRDT_ROLE_DISTRICT] = "district",
-	[CRDT_ROLE_ROOT] = "root",
-};
-
-const char *
-crdt_role_name(enum crdt_role role)
-{
-	if (role < CRDT_ROLE_NONE || role > CRDT_ROLE_ROOT)
-		return "none";
-	return role_names[role];
-}
-
 static enum crdt_role
 role_parse(const char *s)
 {
 	for (int r = CRDT_ROLE_VILLAGE; r <= CRDT_ROLE_ROOT; r++)
-		if (strcmp(s, role_names[r]) == 0)
+		if (strcmp(s, crdt_role_name((enum crdt_role)r)) == 0)
 			return (enum crdt_role)r;
 	return CRDT_ROLE_NONE;
 }
@@ -113,45 +64,10 @@ digits(const char *s)
 	return true;
 }
 
-bool
-crdt_trust_covers(const char *region, const char *code)
-{
-	return strncmp(region, code, strlen(region)) == 0;
-}
-
 static bool
 same_key(const uint8_t *a, const uint8_t *b)
 {
 	return memcmp(a, b, QIAO_KEY_LEN) == 0;
-}
-
-static int
-rank(enum crdt_role r)
-{
-	switch (r) {
-	case CRDT_ROLE_VILLAGE:
-		return RANK_VILLAGE;
-	case CRDT_ROLE_TOWN:
-		return RANK_TOWN;
-	case CRDT_ROLE_DISTRICT:
-		return RANK_DISTRICT;
-	case CRDT_ROLE_ROOT:
-		return RANK_ROOT;
-	default:
-		return RANK_NONE;
-	}
-}
-
-/* May a holder of (irole, iregion) issue or withdraw (role, region)? */
-static bool
-may_issue(enum crdt_role irole, const char *iregion, enum crdt_role role,
-    const char *region)
-{
-	if (irole == CRDT_ROLE_ROOT)
-		return true;
-	if (irole != CRDT_ROLE_DISTRICT && irole != CRDT_ROLE_TOWN)
-		return false;
-	return rank(role) < rank(irole) && crdt_trust_covers(iregion, region);
 }
 
 int
@@ -182,11 +98,11 @@ static int
 add_rev(crdt_trustset *ts, const uint8_t *subject, uint64_t after,
     const crdt_entry *e)
 {
-	struct revrow *r;
+	crdt_trustrule_rev *r;
 
 	if (ts->nr == ts->capr) {
 		size_t cap = ts->capr ? 2 * ts->capr : 8;
-		struct revrow *v = realloc(ts->r, cap * sizeof(*v));
+		crdt_trustrule_rev *v = realloc(ts->r, cap * sizeof(*v));
 
 		if (v == NULL)
 			return QIAO_ENOMEM;
@@ -216,7 +132,7 @@ int
 crdt_trustset_add(crdt_trustset *ts, const crdt_entry *e,
     const uint8_t *body, size_t len, const char **why)
 {
-	struct certrow *c;
+	crdt_trustrule_cert *c;
 	crdt_revoke rev;
 	crdt_cert cert;
 	enum crdt_role role;
@@ -257,7 +173,7 @@ crdt_trustset_add(crdt_trustset *ts, const crdt_entry *e,
 		    QIAO_EUNAUTH);
 	if (ts->nc == ts->capc) {
 		size_t cap = ts->capc ? 2 * ts->capc : 8;
-		struct certrow *v = realloc(ts->c, cap * sizeof(*v));
+		crdt_trustrule_cert *v = realloc(ts->c, cap * sizeof(*v));
 
 		if (v == NULL)
 			return QIAO_ENOMEM;
@@ -282,7 +198,7 @@ crdt_trustset_add(crdt_trustset *ts, const crdt_entry *e,
 static int
 cert_cmp(const void *a, const void *b)
 {
-	const struct certrow *x = a, *y = b;
+	const crdt_trustrule_cert *x = a, *y = b;
 	int c = memcmp(x->subject, y->subject, QIAO_KEY_LEN);
 
 	return c ? c : memcmp(x->hash, y->hash, QIAO_HASH_LEN);
@@ -291,7 +207,7 @@ cert_cmp(const void *a, const void *b)
 static int
 rev_cmp(const void *a, const void *b)
 {
-	const struct revrow *x = a, *y = b;
+	const crdt_trustrule_rev *x = a, *y = b;
 	int c = memcmp(x->subject, y->subject, QIAO_KEY_LEN);
 
 	return c ? c : memcmp(x->hash, y->hash, QIAO_HASH_LEN);
@@ -348,241 +264,53 @@ seal(crdt_trustset *ts)
 		(count) = hi_ - lo_;                                      \
 	} while (0)
 
-/* Evaluation. */
-
-struct ev {
-	const crdt_trustset *ts;
-	int depth;
-	long work;
-	bool over; /* the budget ran out: every answer after it is "no" */
-};
-
-struct want {
-	enum crdt_role role;
-	const char *region;
-};
-
-struct verdict {
-	int rc; /* QIAO_OK or why not: EUNKNOWN, EREVOKED, EEXPIRED */
-	int rank, irank;
-	const struct certrow *best;
-	uint64_t best_cut;
-	bool root;
-	uint64_t boundary; /* with want_boundary: last seq any cert allows */
-};
-
-static int judge(struct ev *v, const uint8_t *k, uint64_t q, uint64_t t,
-    const struct want *w, bool want_boundary, struct verdict *out);
-
-static bool
-is_root(const struct ev *v, const uint8_t *k)
-{
-	return same_key(k, v->ts->root);
-}
-
-static bool
-covers(struct ev *v, const uint8_t *a, uint64_t q, uint64_t t,
-    enum crdt_role role, const char *region, int *irank)
-{
-	struct want w = { role, region };
-	struct verdict vd;
-
-	if (judge(v, a, q, t, &w, false, &vd) != QIAO_OK)
-		return false;
-	if (irank != NULL)
-		*irank = vd.rank;
-	return true;
-}
-
-static bool
-issued(struct ev *v, const struct certrow *c, int *irank)
-{
-	*irank = RANK_NONE;
-	if (is_root(v, c->issuer)) {
-		*irank = RANK_ROOT;
-		return true;
-	}
-	return covers(v, c->issuer, c->seq, c->ms, c->role, c->c.region,
-	    irank);
-}
-
-static bool
-applies(struct ev *v, const uint8_t *k, const struct revrow *r,
-    const struct certrow *c)
-{
-	struct verdict vd;
-
-	if (is_root(v, r->issuer))
-		return true;
-	if (same_key(r->issuer, k))
-		return judge(v, k, r->seq, r->ms, NULL, false, &vd) == QIAO_OK;
-	return covers(v, r->issuer, r->seq, r->ms, c->role, c->c.region,
-	    NULL);
-}
-
-static uint64_t
-cut_of(struct ev *v, const uint8_t *k, const struct revrow *rs, size_t nr,
-    const struct certrow *c, uint64_t q)
-{
-	uint64_t cut = UINT64_MAX;
-
-	for (size_t i = 0; i < nr; i++) {
-		const struct revrow *r = &rs[i];
-
-		if (r->after < q && r->after < cut && applies(v, k, r, c))
-			cut = r->after;
-	}
-	return cut;
-}
-
-static bool
-better(const struct certrow *c, int irank, const struct verdict *out)
-{
-	if (out->rc != QIAO_OK)
-		return true;
-	if (rank(c->role) != out->rank)
-		return rank(c->role) > out->rank;
-	if (irank != out->irank)
-		return irank > out->irank;
-	return memcmp(c->hash, out->best->hash, QIAO_HASH_LEN) < 0;
-}
-
-static void
-consider(struct ev *v, const uint8_t *k, const struct revrow *rs, size_t nr,
-    const struct certrow *c, int irank, uint64_t full_cut, uint64_t q,
-    uint64_t t, const struct want *w, struct verdict *out, int *seen)
-{
-	if (w != NULL && !may_issue(c->role, c->c.region, w->role, w->region))
-		return;
-	if (cut_of(v, k, rs, nr, c, q) < q) {
-		if (*seen == QIAO_EUNKNOWN)
-			*seen = QIAO_EREVOKED;
-		return;
-	}
-	if (t != 0 && c->c.until != 0 && t > c->c.until) {
-		*seen = QIAO_EEXPIRED;
-		return;
-	}
-	if (!better(c, irank, out))
-		return;
-	out->rc = QIAO_OK;
-	out->rank = rank(c->role);
-	out->irank = irank;
-	out->best = c;
-	out->best_cut = full_cut;
-}
-
-/*
- * May k sign its entry at seq q, stamped t (0: any time), under a
- * certificate that could issue w (NULL: any)? q = 0 weighs no revocation;
- * q = UINT64_MAX weighs them all. The same question as node/trust.c's.
- */
+/* The row source of crdt/trustrule.c: a subject's slices of the sorted
+ * arrays, valid until the set changes (never during a question). */
 static int
-judge(struct ev *v, const uint8_t *k, uint64_t q, uint64_t t,
-    const struct want *w, bool want_boundary, struct verdict *out)
+load(void *ctx, const uint8_t subject[QIAO_KEY_LEN], crdt_trustrule_rows *out)
 {
-	const crdt_trustset *ts = v->ts;
-	const struct revrow *rs;
+	const crdt_trustset *ts = ctx;
 	size_t c0, nc, r0, nr;
-	int seen = QIAO_EUNKNOWN, irank;
 
-	memset(out, 0, sizeof(*out));
-	out->rc = QIAO_EUNKNOWN;
-	if (is_root(v, k)) {
-		out->rc = QIAO_OK;
-		out->root = true;
-		out->rank = RANK_ROOT;
-		out->boundary = UINT64_MAX;
-		return QIAO_OK;
-	}
-	if (v->over || v->depth >= DEPTH_MAX)
-		return out->rc;
-	if (++v->work > WORK_MAX) {
-		v->over = true;
-		return out->rc;
-	}
-	FIND_ROWS(ts->c, ts->nc, k, c0, nc);
-	FIND_ROWS(ts->r, ts->nr, k, r0, nr);
-	rs = nr > 0 ? ts->r + r0 : NULL; /* no pointer arithmetic on NULL */
-	v->depth++;
-	for (size_t i = 0; i < nc; i++) {
-		const struct certrow *c = &ts->c[c0 + i];
-		uint64_t full = 0;
-
-		/* As node/trust.c: a certificate that cannot answer w is not
-		 * weighed, so nested questions go up in rank. */
-		if (w != NULL &&
-		    !may_issue(c->role, c->c.region, w->role, w->region))
-			continue;
-		if (!issued(v, c, &irank))
-			continue;
-		if (want_boundary) {
-			full = cut_of(v, k, rs, nr, c, UINT64_MAX);
-			if (full > out->boundary)
-				out->boundary = full;
-		}
-		consider(v, k, rs, nr, c, irank, full, q, t, w, out, &seen);
-	}
-	v->depth--;
-	if (v->over) {
-		/* Fail closed: a partial answer could differ from a node's. */
-		memset(out, 0, sizeof(*out));
-		out->rc = QIAO_EUNKNOWN;
-		return out->rc;
-	}
-	if (out->rc != QIAO_OK)
-		out->rc = seen;
-	return out->rc;
+	FIND_ROWS(ts->c, ts->nc, subject, c0, nc);
+	FIND_ROWS(ts->r, ts->nr, subject, r0, nr);
+	/* No pointer arithmetic on NULL (an empty set has no arrays). */
+	out->c = nc > 0 ? ts->c + c0 : NULL;
+	out->nc = nc;
+	out->r = nr > 0 ? ts->r + r0 : NULL;
+	out->nr = nr;
+	return QIAO_OK;
 }
 
-static void
-fill_id(const struct verdict *vd, bool of_best, crdt_trust_id *id)
+/* Starts a question over ts, sealed first. */
+static int
+begin(crdt_trustset *ts, crdt_trustrule *q, crdt_trustrule_src *src)
 {
-	const struct certrow *c = vd->best;
+	int rc;
 
-	memset(id, 0, sizeof(*id));
-	id->revoked_after = of_best && !vd->root ? vd->best_cut : vd->boundary;
-	if (vd->root) {
-		id->role = CRDT_ROLE_ROOT;
-		strcpy(id->name, "root");
-		return;
-	}
-	id->role = c->role;
-	snprintf(id->region, sizeof(id->region), "%s", c->c.region);
-	snprintf(id->name, sizeof(id->name), "%s", c->c.name);
-	memcpy(id->issuer, c->issuer, QIAO_KEY_LEN);
-	memcpy(id->cert, c->hash, QIAO_HASH_LEN);
-	id->until = c->c.until;
-}
-
-static const char *
-why_of(int rc)
-{
-	switch (rc) {
-	case QIAO_EREVOKED:
-		return WHY_REVOKED;
-	case QIAO_EEXPIRED:
-		return WHY_EXPIRED;
-	default:
-		return WHY_UNKNOWN;
-	}
+	if ((rc = seal(ts)) != QIAO_OK)
+		return rc;
+	memset(src, 0, sizeof(*src));
+	src->root = ts->root;
+	src->load = load;
+	src->ctx = ts;
+	crdt_trustrule_begin(q, src);
+	return QIAO_OK;
 }
 
 static int
 ask(crdt_trustset *ts, const uint8_t *k, uint64_t q, uint64_t t,
     bool of_best, crdt_trust_id *id, const char **why)
 {
-	struct ev v = { .ts = ts };
-	struct verdict vd;
+	crdt_trustrule_src src;
+	crdt_trustrule v;
 	int rc;
 
-	if ((rc = seal(ts)) != QIAO_OK)
+	if ((rc = begin(ts, &v, &src)) != QIAO_OK)
 		return rc;
-	rc = judge(&v, k, q, t, NULL, id != NULL, &vd);
-	if (rc == QIAO_OK && id != NULL)
-		fill_id(&vd, of_best, id);
+	rc = crdt_trustrule_ask(&v, k, q, t, of_best, id, NULL);
 	if (rc != QIAO_OK && why != NULL)
-		*why = why_of(rc);
+		*why = crdt_trustrule_why(rc);
 	return rc;
 }
 
@@ -614,12 +342,12 @@ void
 crdt_trustset_explain(crdt_trustset *ts,
     const uint8_t key[QIAO_KEY_LEN], char *buf, size_t cap)
 {
-	struct ev v = { .ts = ts };
+	crdt_trustrule_src src;
+	crdt_trustrule v;
 	size_t c0, nc;
 	char hex[2 * QIAO_KEY_LEN + 1];
-	int irank;
 
-	if (seal(ts) != QIAO_OK) {
+	if (begin(ts, &v, &src) != QIAO_OK) {
 		snprintf(buf, cap, "out of memory");
 		return;
 	}
@@ -630,9 +358,9 @@ crdt_trustset_explain(crdt_trustset *ts,
 	}
 	/* The first certificate whose issuer could not issue it. */
 	for (size_t i = 0; i < nc; i++) {
-		const struct certrow *c = &ts->c[c0 + i];
+		const crdt_trustrule_cert *c = &ts->c[c0 + i];
 
-		if (issued(&v, c, &irank))
+		if (crdt_trustrule_issued(&v, c))
 			continue;
 		crdt_hex_encode(hex, c->issuer, QIAO_KEY_LEN);
 		snprintf(buf, cap,

@@ -6,8 +6,9 @@
  * entries a bundle carries and the root key the auditor gives.
  *
  * The rules are those every node applies at ingest (node/trust.h, README
- * "Trust: enrolment and revocation"); tests/t_audit.c checks the two
- * agree on random sets of certificates and revocations:
+ * "Trust: enrolment and revocation"), by the same evaluator
+ * (crdt/trustrule.h); tests/t_audit.c checks the two row sources give the
+ * same answers on random sets of certificates and revocations:
  *   - a certificate counts when its issuer could issue it at the issuer's
  *     entry (seq, time): the root enrols districts, towns and villages
  *     anywhere; a district towns and villages under its code; a town
@@ -22,7 +23,9 @@
  *   - of several counting certificates, the highest role, then the
  *     highest-ranked issuer, then the lowest entry hash gives K's identity.
  * A node also trusts its own key on its config before it is enrolled; a
- * verifier has no such key, so that rule has no counterpart here.
+ * verifier has no such key, so that rule has no counterpart here. The
+ * evaluation itself is crdt/trustrule.h, shared with the node; this
+ * module holds the rows and sorts them so a subject's are found fast.
  */
 #ifndef QIAO_CRDT_TRUSTSET_H
 #define QIAO_CRDT_TRUSTSET_H
@@ -34,30 +37,7 @@
 #include "crdt/cert.h"
 #include "crdt/entry.h"
 #include "crdt/err.h"
-
-enum crdt_role {
-	CRDT_ROLE_NONE = 0,
-	CRDT_ROLE_VILLAGE,
-	CRDT_ROLE_TOWN,
-	CRDT_ROLE_DISTRICT,
-	CRDT_ROLE_ROOT,
-};
-
-/* "village", "town", "district", "root"; "none" otherwise. */
-const char *crdt_role_name(enum crdt_role role);
-
-typedef struct crdt_trust_id {
-	enum crdt_role role;
-	char region[QIAO_CERT_REGION_MAX]; /* "" for the root: everywhere */
-	char name[QIAO_CERT_NAME_MAX];     /* "root" for the root */
-	uint8_t issuer[QIAO_KEY_LEN];      /* zero for the root */
-	uint8_t cert[QIAO_HASH_LEN];       /* the deciding enrolment's hash */
-	uint64_t until;                    /* 0: no expiry */
-	/* check: the last seq the accepting certificate allows;
-	 * lookup: the last seq any counting certificate allows.
-	 * UINT64_MAX: not revoked. */
-	uint64_t revoked_after;
-} crdt_trust_id;
+#include "crdt/trustrule.h"
 
 typedef struct crdt_trustset crdt_trustset;
 
@@ -109,8 +89,5 @@ void crdt_trustset_explain(crdt_trustset *ts,
  * key order), for enumerating who may write where. */
 size_t crdt_trustset_subjects(crdt_trustset *ts);
 const uint8_t *crdt_trustset_subject(crdt_trustset *ts, size_t i);
-
-/* True if region is code or under it (a prefix test; "" is everywhere). */
-bool crdt_trust_covers(const char *region, const char *code);
 
 #endif

@@ -5,6 +5,7 @@
 #include "crdt/cert.h"
 #include "crdt/hex.h"
 #include "crdt/hlc.h"
+#include "crdt/trustrule.h"
 #include "crdt/types.h"
 #include "node/log.h"
 #include "node/trust.h"
@@ -13,34 +14,14 @@
 #define CERT_HDR_LEN (QIAO_KEY_LEN + 16) /* issuer seq hlc, then the body */
 #define REV_LEN (8 + QIAO_KEY_LEN + 16)  /* after issuer seq hlc */
 
-/*
- * Questions nest: is the issuer of this certificate entitled, is the
- * revoker of that one... Each step goes up a rank (village, town,
- * district, root), or down the seqs of one key's own revocations, so real
- * chains are a few steps long. Anything deeper is an attack on the
- * evaluator and fails closed.
- */
-#define DEPTH_MAX 16
+/* The evaluator speaks crdt's roles; conf's are the same values. */
+_Static_assert((int)QIAO_ROLE_NONE == (int)CRDT_ROLE_NONE &&
+	(int)QIAO_ROLE_VILLAGE == (int)CRDT_ROLE_VILLAGE &&
+	(int)QIAO_ROLE_TOWN == (int)CRDT_ROLE_TOWN &&
+	(int)QIAO_ROLE_DISTRICT == (int)CRDT_ROLE_DISTRICT &&
+	(int)QIAO_ROLE_ROOT == (int)CRDT_ROLE_ROOT,
+    "enum qiao_role and enum crdt_role must line up");
 
-/*
- * Depth alone does not bound the work: certificates are stored whoever
- * signed them, so one enrolled station can publish enrolments among keys
- * it made (each "enrolling" the others) and every question about them
- * fans out at each of the 16 levels; a node asked one would spin for
- * hours. A question weighing more than WORK_MAX certificates fails
- * closed ("not enrolled"); a real chain weighs a handful.
- * crdt/trustset.c mirrors this, so the offline verifier agrees.
- */
-#define WORK_MAX 20000
-
-enum { RANK_NONE, RANK_VILLAGE, RANK_TOWN, RANK_DISTRICT, RANK_ROOT };
-
-static const char WHY_UNKNOWN[] =
-    "the author is not enrolled (no certificate of it counts)";
-static const char WHY_REVOKED[] =
-    "the author's key was revoked before this entry";
-static const char WHY_EXPIRED[] =
-    "the author's enrolment had expired at the entry's time";
 static const char WHY_PEER_UNKNOWN[] =
     "not enrolled: no certificate of this key counts here";
 static const char WHY_PEER_REVOKED[] = "the key is revoked";
@@ -49,9 +30,7 @@ static const char WHY_PEER_EXPIRED[] = "the key's enrolment has expired";
 bool
 node_trust_region_covers(const char *region, const char *code)
 {
-	size_t n = strlen(region);
-
-	return strncmp(region, code, n) == 0;
+	return crdt_trust_covers(region, code);
 }
 
 static bool
@@ -60,79 +39,44 @@ same_key(const uint8_t *a, const uint8_t *b)
 	return a != NULL && b != NULL && memcmp(a, b, QIAO_KEY_LEN) == 0;
 }
 
-static int
-rank(enum qiao_role r)
-{
-	switch (r) {
-	case QIAO_ROLE_VILLAGE:
-		return RANK_VILLAGE;
-	case QIAO_ROLE_TOWN:
-		return RANK_TOWN;
-	case QIAO_ROLE_DISTRICT:
-		return RANK_DISTRICT;
-	case QIAO_ROLE_ROOT:
-		return RANK_ROOT;
-	default:
-		return RANK_NONE;
-	}
-}
-
-/* May a holder of (irole, iregion) issue or withdraw (role, region)? */
-static bool
-may_issue(enum qiao_role irole, const char *iregion, enum qiao_role role,
-    const char *region)
-{
-	if (irole == QIAO_ROLE_ROOT)
-		return true;
-	if (irole != QIAO_ROLE_DISTRICT && irole != QIAO_ROLE_TOWN)
-		return false;
-	return rank(role) < rank(irole) &&
-	    node_trust_region_covers(iregion, region);
-}
-
-/* The rows of one subject, copied out of the store. */
-
-struct certrow {
-	uint8_t hash[QIAO_HASH_LEN]; /* of the enrol entry */
-	uint8_t issuer[QIAO_KEY_LEN];
-	uint64_t seq, hlc; /* of the enrol entry */
-	enum qiao_role role;
-	bool pseudo; /* the node itself, on its config */
-	crdt_cert c;
-};
-
-struct revrow {
-	uint8_t issuer[QIAO_KEY_LEN];
-	uint64_t seq, hlc, after;
-};
-
-struct rows {
-	struct certrow *c;
+/*
+ * The rows of one subject, copied out of the store. A question reads the
+ * same issuers again and again, and the evaluator holds several subjects'
+ * rows at once, so each subject is read once per question and kept until
+ * it ends (the transaction does not change meanwhile).
+ */
+struct subject_rows {
+	uint8_t subject[QIAO_KEY_LEN];
+	crdt_trustrule_cert *c;
 	size_t nc, capc;
-	struct revrow *r;
+	crdt_trustrule_rev *r;
 	size_t nr, capr;
 };
 
-static void
-rows_free(struct rows *rs)
-{
-	free(rs->c);
-	free(rs->r);
-}
+/* One question over the tables: the evaluator, its row source and the
+ * subjects read so far, sorted by key. */
+struct question {
+	crdt_trustrule q;
+	crdt_trustrule_src src;
+	crdt_trustrule_cert self; /* the node on its config */
+	node_txn *txn;
+	struct subject_rows **v;
+	size_t n, cap;
+};
 
 static int
 on_cert_row(void *ctx, const void *key, size_t klen, const void *val,
     size_t vlen)
 {
-	struct rows *rs = ctx;
+	struct subject_rows *rs = ctx;
 	const uint8_t *v = val;
-	struct certrow *c;
+	crdt_trustrule_cert *c;
 
 	if (klen != SUBJ_KEY_LEN || vlen < CERT_HDR_LEN)
 		return QIAO_ESTORE;
 	if (rs->nc == rs->capc) {
 		size_t cap = rs->capc ? 2 * rs->capc : 4;
-		struct certrow *p = realloc(rs->c, cap * sizeof(*p));
+		crdt_trustrule_cert *p = realloc(rs->c, cap * sizeof(*p));
 
 		if (p == NULL)
 			return QIAO_ENOMEM;
@@ -141,15 +85,16 @@ on_cert_row(void *ctx, const void *key, size_t klen, const void *val,
 	}
 	c = &rs->c[rs->nc];
 	memset(c, 0, sizeof(*c));
+	memcpy(c->subject, key, QIAO_KEY_LEN);
 	memcpy(c->hash, (const uint8_t *)key + QIAO_KEY_LEN, QIAO_HASH_LEN);
 	memcpy(c->issuer, v, QIAO_KEY_LEN);
 	c->seq = node_store_rd64(v + QIAO_KEY_LEN);
-	c->hlc = node_store_rd64(v + QIAO_KEY_LEN + 8);
+	c->ms = crdt_hlc_ms(node_store_rd64(v + QIAO_KEY_LEN + 8));
 	/* Only well-formed certificates are ever stored. */
 	if (crdt_cert_decode(&c->c, v + CERT_HDR_LEN, vlen - CERT_HDR_LEN,
 		NULL) != QIAO_OK)
 		return QIAO_ESTORE;
-	c->role = conf_role_parse(c->c.role);
+	c->role = (enum crdt_role)conf_role_parse(c->c.role);
 	rs->nc++;
 	return 0;
 }
@@ -158,16 +103,15 @@ static int
 on_rev_row(void *ctx, const void *key, size_t klen, const void *val,
     size_t vlen)
 {
-	struct rows *rs = ctx;
+	struct subject_rows *rs = ctx;
 	const uint8_t *v = val;
-	struct revrow *r;
+	crdt_trustrule_rev *r;
 
-	(void)key;
 	if (klen != SUBJ_KEY_LEN || vlen != REV_LEN)
 		return QIAO_ESTORE;
 	if (rs->nr == rs->capr) {
 		size_t cap = rs->capr ? 2 * rs->capr : 4;
-		struct revrow *p = realloc(rs->r, cap * sizeof(*p));
+		crdt_trustrule_rev *p = realloc(rs->r, cap * sizeof(*p));
 
 		if (p == NULL)
 			return QIAO_ENOMEM;
@@ -175,329 +119,134 @@ on_rev_row(void *ctx, const void *key, size_t klen, const void *val,
 		rs->capr = cap;
 	}
 	r = &rs->r[rs->nr++];
+	memcpy(r->subject, key, QIAO_KEY_LEN);
+	memcpy(r->hash, (const uint8_t *)key + QIAO_KEY_LEN, QIAO_HASH_LEN);
 	r->after = node_store_rd64(v);
 	memcpy(r->issuer, v + 8, QIAO_KEY_LEN);
 	r->seq = node_store_rd64(v + 8 + QIAO_KEY_LEN);
-	r->hlc = node_store_rd64(v + 16 + QIAO_KEY_LEN);
+	r->ms = crdt_hlc_ms(node_store_rd64(v + 16 + QIAO_KEY_LEN));
 	return 0;
 }
 
-static int
-load_rows(node_txn *txn, const uint8_t *subject, struct rows *rs)
+static void
+subject_rows_free(struct subject_rows *rs)
 {
-	int rc;
-
-	memset(rs, 0, sizeof(*rs));
-	if ((rc = node_store_scan(txn, NODE_TB_CERTS, subject, QIAO_KEY_LEN,
-		 on_cert_row, rs)) != QIAO_OK ||
-	    (rc = node_store_scan(txn, NODE_TB_REVOKES, subject, QIAO_KEY_LEN,
-		 on_rev_row, rs)) != QIAO_OK)
-		rows_free(rs);
-	return rc;
+	if (rs == NULL)
+		return;
+	free(rs->c);
+	free(rs->r);
+	free(rs);
 }
 
-/* The node itself, before any certificate of it counts: its config. */
+/* The row source of crdt/trustrule.c: subject's rows, read from the
+ * tables on first use in the question. */
+static int
+load_rows(void *ctx, const uint8_t subject[QIAO_KEY_LEN],
+    crdt_trustrule_rows *out)
+{
+	struct question *qu = ctx;
+	struct subject_rows *rs;
+	size_t lo = 0, hi = qu->n;
+	int rc;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(qu->v[mid]->subject, subject, QIAO_KEY_LEN) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == qu->n || !same_key(qu->v[lo]->subject, subject)) {
+		if (qu->n == qu->cap) {
+			size_t cap = qu->cap ? 2 * qu->cap : 8;
+			struct subject_rows **p =
+			    realloc(qu->v, cap * sizeof(struct subject_rows *));
+
+			if (p == NULL)
+				return QIAO_ENOMEM;
+			qu->v = p;
+			qu->cap = cap;
+		}
+		if ((rs = calloc(1, sizeof(*rs))) == NULL)
+			return QIAO_ENOMEM;
+		if ((rc = node_store_scan(qu->txn, NODE_TB_CERTS, subject,
+			 QIAO_KEY_LEN, on_cert_row, rs)) != QIAO_OK ||
+		    (rc = node_store_scan(qu->txn, NODE_TB_REVOKES, subject,
+			 QIAO_KEY_LEN, on_rev_row, rs)) != QIAO_OK) {
+			subject_rows_free(rs);
+			return rc;
+		}
+		memcpy(rs->subject, subject, QIAO_KEY_LEN);
+		memmove(qu->v + lo + 1, qu->v + lo,
+		    (qu->n - lo) * sizeof(struct subject_rows *));
+		qu->v[lo] = rs;
+		qu->n++;
+	}
+	rs = qu->v[lo];
+	out->c = rs->c;
+	out->nc = rs->nc;
+	out->r = rs->r;
+	out->nr = rs->nr;
+	return QIAO_OK;
+}
+
+/*
+ * Starts a question. The node's own key stands on its config (role,
+ * region, name) while no certificate of it counts: a station not yet
+ * enrolled records locally, and its entries are accepted elsewhere once
+ * its enrolment arrives.
+ */
 static void
-pseudo_cert(node *n, struct certrow *c)
+question_begin(struct question *qu, node *n, node_txn *txn)
 {
 	const qiao_conf *cf = node_get_conf(n);
+	crdt_trustrule_cert *c = &qu->self;
 
-	memset(c, 0, sizeof(*c));
-	c->pseudo = true;
-	c->role = cf->role;
+	memset(qu, 0, sizeof(*qu));
+	qu->txn = txn;
+	c->role = (enum crdt_role)cf->role;
 	snprintf(c->c.role, sizeof(c->c.role), "%s",
 	    conf_role_name(cf->role) ? conf_role_name(cf->role) : "");
 	snprintf(c->c.region, sizeof(c->c.region), "%s", cf->region);
 	snprintf(c->c.name, sizeof(c->c.name), "%s", cf->name);
+	qu->src.root = node_root(n);
+	qu->src.self = node_self(n);
+	qu->src.self_cert = c;
+	qu->src.load = load_rows;
+	qu->src.ctx = qu;
+	crdt_trustrule_begin(&qu->q, &qu->src);
 }
 
-/* Evaluation: questions about the current set of rows. */
-
-struct ev {
-	node *n;
-	node_txn *txn;
-	int err; /* the first store error; every answer after it is "no" */
-	int depth;
-	long work;  /* judge calls in this question */
-	bool over;  /* WORK_MAX ran out: every answer after it is "no" */
-};
-
-struct want {
-	enum qiao_role role;
-	const char *region;
-};
-
-struct verdict {
-	int rc; /* QIAO_OK or why not: EUNKNOWN, EREVOKED, EEXPIRED */
-	int rank, irank;
-	struct certrow best;
-	uint64_t best_cut; /* with want_boundary: best's last seq */
-	bool root;
-	uint64_t boundary; /* with want_boundary: last seq any cert allows */
-};
-
-static int judge(struct ev *v, const uint8_t *k, uint64_t q, uint64_t t,
-    const struct want *w, bool self_ok, bool want_boundary,
-    struct verdict *out);
-
-static bool
-is_root(const struct ev *v, const uint8_t *k)
-{
-	return same_key(k, node_root(v->n));
-}
-
-/* Could a, at its entry (q, t), issue or withdraw (role, region)? *irank
- * gets the rank it did so with. */
-static bool
-covers(struct ev *v, const uint8_t *a, uint64_t q, uint64_t t,
-    enum qiao_role role, const char *region, int *irank)
-{
-	struct want w = { role, region };
-	struct verdict vd;
-
-	if (judge(v, a, q, t, &w, true, false, &vd) != QIAO_OK)
-		return false;
-	if (irank != NULL)
-		*irank = vd.rank;
-	return true;
-}
-
-/* Does the certificate count: was its issuer entitled to it? */
-static bool
-issued(struct ev *v, const struct certrow *c, int *irank)
-{
-	*irank = RANK_NONE;
-	if (c->pseudo)
-		return true;
-	if (is_root(v, c->issuer)) {
-		*irank = RANK_ROOT;
-		return true;
-	}
-	return covers(v, c->issuer, c->seq, crdt_hlc_ms(c->hlc), c->role,
-	    c->c.region, irank);
-}
-
-/* Does revocation r (of k) withdraw certificate c? */
-static bool
-applies(struct ev *v, const uint8_t *k, const struct revrow *r,
-    const struct certrow *c)
-{
-	struct verdict vd;
-
-	if (is_root(v, r->issuer))
-		return true;
-	if (same_key(r->issuer, k))
-		return judge(v, k, r->seq, crdt_hlc_ms(r->hlc), NULL, true,
-			   false, &vd) == QIAO_OK;
-	return covers(v, r->issuer, r->seq, crdt_hlc_ms(r->hlc), c->role,
-	    c->c.region, NULL);
-}
-
-/* The lowest cut-off among k's revocations below q that withdraw c, or
- * UINT64_MAX. Only those below q are weighed: that keeps a self-revocation
- * from asking about itself. */
-static uint64_t
-cut_of(struct ev *v, const uint8_t *k, const struct rows *rs,
-    const struct certrow *c, uint64_t q)
-{
-	uint64_t cut = UINT64_MAX;
-
-	for (size_t i = 0; i < rs->nr; i++) {
-		const struct revrow *r = &rs->r[i];
-
-		if (r->after < q && r->after < cut && applies(v, k, r, c))
-			cut = r->after;
-	}
-	return cut;
-}
-
-static bool
-better(const struct certrow *c, int irank, const struct verdict *out)
-{
-	if (out->rc != QIAO_OK)
-		return true;
-	if (rank(c->role) != out->rank)
-		return rank(c->role) > out->rank;
-	if (irank != out->irank)
-		return irank > out->irank;
-	return memcmp(c->hash, out->best.hash, QIAO_HASH_LEN) < 0;
-}
-
-/* Weighs one counting certificate of k for the question (q, t, w). */
-static void
-consider(struct ev *v, const uint8_t *k, const struct rows *rs,
-    const struct certrow *c, int irank, uint64_t full_cut, uint64_t q,
-    uint64_t t, const struct want *w, struct verdict *out, int *seen)
-{
-	if (w != NULL && !may_issue(c->role, c->c.region, w->role, w->region))
-		return;
-	if (cut_of(v, k, rs, c, q) < q) {
-		if (*seen == QIAO_EUNKNOWN)
-			*seen = QIAO_EREVOKED;
-		return;
-	}
-	if (t != 0 && c->c.until != 0 && t > c->c.until) {
-		*seen = QIAO_EEXPIRED;
-		return;
-	}
-	if (!better(c, irank, out))
-		return;
-	out->rc = QIAO_OK;
-	out->rank = rank(c->role);
-	out->irank = irank;
-	out->best = *c;
-	out->best_cut = full_cut;
-}
-
-/*
- * The central question: may k sign its entry at seq q, stamped t (0: any
- * time), under a certificate that could issue w (NULL: any)? self_ok lets
- * the node's own key stand on its config while no certificate of it
- * counts. q = 0 weighs no revocation; q = UINT64_MAX weighs them all.
- * Returns out->rc; store errors go to v->err and answer "no".
- */
+/* Ends a question: frees its rows; returns its first store error. */
 static int
-judge(struct ev *v, const uint8_t *k, uint64_t q, uint64_t t,
-    const struct want *w, bool self_ok, bool want_boundary,
-    struct verdict *out)
+question_end(struct question *qu)
 {
-	struct rows rs;
-	struct certrow self;
-	bool any = false;
-	int seen = QIAO_EUNKNOWN, irank, rc;
-
-	memset(out, 0, sizeof(*out));
-	out->rc = QIAO_EUNKNOWN;
-	out->boundary = 0;
-	if (is_root(v, k)) {
-		out->rc = QIAO_OK;
-		out->root = true;
-		out->rank = RANK_ROOT;
-		out->boundary = UINT64_MAX;
-		return QIAO_OK;
-	}
-	if (v->err != QIAO_OK || v->over || v->depth >= DEPTH_MAX)
-		return out->rc;
-	if (++v->work > WORK_MAX) {
-		v->over = true;
-		return out->rc;
-	}
-	if ((rc = load_rows(v->txn, k, &rs)) != QIAO_OK) {
-		v->err = rc;
-		return out->rc;
-	}
-	v->depth++;
-	for (size_t i = 0; i < rs.nc; i++) {
-		uint64_t full = 0;
-
-		/* A certificate that cannot answer w is never weighed
-		 * (consider() skips it), so whether it counts is not asked:
-		 * that keeps every nested question a step up in rank, and
-		 * junk certificates among stations cannot fan out. The
-		 * node's own key is the exception: whether any certificate
-		 * of it counts decides whether its config stands in. */
-		if (w != NULL && !(self_ok && same_key(k, node_self(v->n))) &&
-		    !may_issue(rs.c[i].role, rs.c[i].c.region, w->role,
-			w->region))
-			continue;
-		if (!issued(v, &rs.c[i], &irank))
-			continue;
-		any = true;
-		if (want_boundary) {
-			full = cut_of(v, k, &rs, &rs.c[i], UINT64_MAX);
-			if (full > out->boundary)
-				out->boundary = full;
-		}
-		consider(v, k, &rs, &rs.c[i], irank, full, q, t, w, out,
-		    &seen);
-	}
-	if (!any && self_ok && same_key(k, node_self(v->n))) {
-		pseudo_cert(v->n, &self);
-		if (want_boundary)
-			out->boundary = cut_of(v, k, &rs, &self, UINT64_MAX);
-		consider(v, k, &rs, &self, RANK_NONE, out->boundary, q, t, w,
-		    out, &seen);
-	}
-	v->depth--;
-	rows_free(&rs);
-	if (v->over)
-		out->rc = QIAO_EUNKNOWN; /* a partial answer is no answer */
-	else if (out->rc != QIAO_OK)
-		out->rc = seen;
-	return out->rc;
+	for (size_t i = 0; i < qu->n; i++)
+		subject_rows_free(qu->v[i]);
+	free(qu->v);
+	return crdt_trustrule_err(&qu->q);
 }
 
-/* Could the issuer, at entry e, withdraw some counting certificate of
- * subject? That is what lets it revoke or supersede the key. */
-static bool
-has_standing(struct ev *v, const uint8_t *issuer, uint64_t q, uint64_t t,
-    const uint8_t *subject)
-{
-	struct rows rs;
-	struct certrow self;
-	bool any = false, ok = false;
-	int irank;
-
-	if (is_root(v, issuer) || same_key(issuer, subject))
-		return true;
-	if (v->err != QIAO_OK || v->depth >= DEPTH_MAX)
-		return false;
-	if ((v->err = load_rows(v->txn, subject, &rs)) != QIAO_OK)
-		return false;
-	v->depth++;
-	for (size_t i = 0; i < rs.nc && !ok; i++) {
-		if (!issued(v, &rs.c[i], &irank))
-			continue;
-		any = true;
-		ok = covers(v, issuer, q, t, rs.c[i].role, rs.c[i].c.region,
-		    NULL);
-	}
-	if (!any && !ok && same_key(subject, node_self(v->n))) {
-		pseudo_cert(v->n, &self);
-		ok = covers(v, issuer, q, t, self.role, self.c.region, NULL);
-	}
-	v->depth--;
-	rows_free(&rs);
-	return ok;
-}
-
+/* The node's form of the identity best gives: with the key it supersedes
+ * when its issuer could withdraw that key. */
 static void
-fill_id(struct ev *v, const struct verdict *vd, bool of_best,
-    node_trust_id *id)
+fill_id(struct question *qu, const crdt_trust_id *cid,
+    const crdt_trustrule_cert *best, node_trust_id *id)
 {
-	const struct certrow *c = &vd->best;
-
 	memset(id, 0, sizeof(*id));
-	id->revoked_after = of_best && !vd->root ? vd->best_cut : vd->boundary;
-	if (vd->root) {
-		id->role = QIAO_ROLE_ROOT;
-		strcpy(id->name, "root");
-		return;
-	}
-	id->role = c->role;
-	snprintf(id->region, sizeof(id->region), "%s", c->c.region);
-	snprintf(id->name, sizeof(id->name), "%s", c->c.name);
-	memcpy(id->issuer, c->issuer, QIAO_KEY_LEN);
-	id->until = c->c.until;
-	if (c->c.has_supersedes &&
-	    has_standing(v, c->issuer, c->seq, crdt_hlc_ms(c->hlc),
-		c->c.supersedes)) {
+	id->role = (enum qiao_role)cid->role;
+	snprintf(id->region, sizeof(id->region), "%s", cid->region);
+	snprintf(id->name, sizeof(id->name), "%s", cid->name);
+	memcpy(id->issuer, cid->issuer, QIAO_KEY_LEN);
+	id->until = cid->until;
+	id->revoked_after = cid->revoked_after;
+	if (best != NULL && best->c.has_supersedes &&
+	    crdt_trustrule_standing(&qu->q, best->issuer, best->seq, best->ms,
+		best->c.supersedes)) {
 		id->has_supersedes = true;
-		memcpy(id->supersedes, c->c.supersedes, QIAO_KEY_LEN);
-		id->supersedes_after = c->c.after;
-	}
-}
-
-static const char *
-why_of(int rc)
-{
-	switch (rc) {
-	case QIAO_EREVOKED:
-		return WHY_REVOKED;
-	case QIAO_EEXPIRED:
-		return WHY_EXPIRED;
-	default:
-		return WHY_UNKNOWN;
+		memcpy(id->supersedes, best->c.supersedes, QIAO_KEY_LEN);
+		id->supersedes_after = best->c.after;
 	}
 }
 
@@ -519,19 +268,22 @@ why_peer(int rc)
  * key's. */
 static int
 ask(node *n, node_txn *txn, const uint8_t *k, uint64_t q, uint64_t t,
-    bool self_ok, bool of_best, node_trust_id *id, const char **why)
+    bool of_best, node_trust_id *id, const char **why)
 {
-	struct ev v = { .n = n, .txn = txn };
-	struct verdict vd;
-	int rc;
+	struct question qu;
+	const crdt_trustrule_cert *best = NULL;
+	crdt_trust_id cid;
+	int rc, err;
 
-	rc = judge(&v, k, q, t, NULL, self_ok, id != NULL, &vd);
+	question_begin(&qu, n, txn);
+	rc = crdt_trustrule_ask(&qu.q, k, q, t, of_best,
+	    id != NULL ? &cid : NULL, id != NULL ? &best : NULL);
 	if (rc == QIAO_OK && id != NULL)
-		fill_id(&v, &vd, of_best, id);
-	if (v.err != QIAO_OK)
-		return v.err;
+		fill_id(&qu, &cid, best, id);
+	if ((err = question_end(&qu)) != QIAO_OK)
+		return err;
 	if (rc != QIAO_OK && why != NULL)
-		*why = why_of(rc);
+		*why = crdt_trustrule_why(rc);
 	return rc;
 }
 
@@ -539,8 +291,8 @@ int
 node_trust_check(node *n, node_txn *txn, const crdt_entry *e,
     node_trust_id *id, const char **why)
 {
-	return ask(n, txn, e->author, e->seq, crdt_hlc_ms(e->hlc), true, true,
-	    id, why);
+	return ask(n, txn, e->author, e->seq, crdt_hlc_ms(e->hlc), true, id,
+	    why);
 }
 
 int
@@ -548,7 +300,7 @@ node_trust_lookup(node *n, node_txn *txn, const uint8_t author[QIAO_KEY_LEN],
     node_trust_id *id)
 {
 	node_trust_id t;
-	int rc = ask(n, txn, author, 0, 0, true, false, &t, NULL);
+	int rc = ask(n, txn, author, 0, 0, false, &t, NULL);
 
 	if (rc == QIAO_OK)
 		*id = t;
@@ -567,8 +319,8 @@ node_trust_peer(node *n, node_txn *txn, const uint8_t key[QIAO_KEY_LEN],
 			*why = "the peer presents this node's own key";
 		return QIAO_EUNKNOWN;
 	}
-	rc = ask(n, txn, key, UINT64_MAX, now_ms ? now_ms : 1, false, false,
-	    &t, NULL);
+	rc = ask(n, txn, key, UINT64_MAX, now_ms ? now_ms : 1, false, &t,
+	    NULL);
 	if (rc == QIAO_OK && id != NULL)
 		*id = t;
 	if ((rc == QIAO_EUNKNOWN || rc == QIAO_EREVOKED || rc == QIAO_EEXPIRED) &&
@@ -726,7 +478,7 @@ node_trust_apply(node *n, node_txn *txn, const crdt_entry *e,
     const uint8_t *body, size_t len, int *op_rc, const char **why,
     bool *changed)
 {
-	struct ev v = { .n = n, .txn = txn };
+	struct question qu;
 	uint64_t t = crdt_hlc_ms(e->hlc);
 	crdt_cert cert;
 	crdt_revoke rev;
@@ -744,23 +496,26 @@ node_trust_apply(node *n, node_txn *txn, const crdt_entry *e,
 	/* The rows are judged whenever asked; this only tells the signer
 	 * (and the import report) whether they count now. */
 	decode_trust(n, e, body, len, &cert, &rev, op_rc, why);
+	question_begin(&qu, n, txn);
 	if (e->type == QIAO_T_ENROL) {
-		if (!covers(&v, e->author, e->seq, t,
-			conf_role_parse(cert.role), cert.region, NULL)) {
+		if (!crdt_trustrule_covers(&qu.q, e->author, e->seq, t,
+			(enum crdt_role)conf_role_parse(cert.role),
+			cert.region)) {
 			*why = "enrol: the issuer may not enrol this role or "
 			       "region";
 			*op_rc = QIAO_EUNAUTH;
 		} else if (cert.has_supersedes &&
-		    !has_standing(&v, e->author, e->seq, t,
+		    !crdt_trustrule_standing(&qu.q, e->author, e->seq, t,
 			cert.supersedes)) {
 			*why = "enrol: the issuer may not supersede that key";
 			*op_rc = QIAO_EUNAUTH;
 		}
-	} else if (!has_standing(&v, e->author, e->seq, t, rev.subject)) {
+	} else if (!crdt_trustrule_standing(&qu.q, e->author, e->seq, t,
+		       rev.subject)) {
 		*why = "revoke: the issuer may not revoke that key";
 		*op_rc = QIAO_EUNAUTH;
 	}
-	return v.err;
+	return question_end(&qu);
 }
 
 /* Drops the rows a trust entry made (it is leaving the log). */
@@ -914,7 +669,7 @@ recheck(node *n, node_txn *txn, const uint8_t *k, bool *cut)
 		}
 	}
 	*cut = true;
-	return cut_beyond(txn, k, lo - 1, why_of(first));
+	return cut_beyond(txn, k, lo - 1, crdt_trustrule_why(first));
 }
 
 int
