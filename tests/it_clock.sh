@@ -121,20 +121,7 @@ start() {
 	PID[$1]=$!
 	PIDS+=($!)
 }
-seq_of() { # node author
-	local s
-	s=$("$QIAO" heads --dir "$T/$1" 2>/dev/null | grep "^$2" | awk '{print $2}')
-	echo "${s:-0}"
-}
-wait_until() { # seconds command...
-	local end=$((SECONDS + $1))
-	shift
-	while [ $SECONDS -lt $end ]; do
-		"$@" && return 0
-		sleep 0.2
-	done
-	"$@"
-}
+seq_of() { head_seq "$T/$1" "$2"; } # node author
 holds_all() { # node: holds F's and S's logs as they are now
 	[ "$(seq_of "$1" "$FK")" = "$(seq_of f "$FK")" ] &&
 		[ "$(seq_of "$1" "$SK")" = "$(seq_of s "$SK")" ]

@@ -106,20 +106,7 @@ start() { # name dir
 	PID[$1]=$!
 	PIDS+=($!)
 }
-seq_of() { # dir author
-	local s
-	s=$("$QIAO" heads --dir "$1" 2>/dev/null | grep "^$2" | awk '{print $2}')
-	echo "${s:-0}"
-}
-wait_until() { # seconds command...
-	local end=$((SECONDS + $1))
-	shift
-	while [ $SECONDS -lt $end ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	"$@"
-}
+seq_of() { head_seq "$1" "$2"; } # dir author
 holds() { [ "$(seq_of "$1" "$2")" = "$3" ]; }
 write() { # dir count text
 	local i

@@ -71,20 +71,7 @@ PIDS+=($TP)
 "$QIAO" node run --dir "$T/v" 2>"$T/v.log" &
 PIDS+=($!)
 hwm() { awk '/^VmHWM/ {print int($2 / 1024)}' "/proc/$TP/status"; }
-seq_of() { # dir author
-	local s
-	s=$("$QIAO" heads --dir "$1" 2>/dev/null | grep "^$2" | awk '{print $2}')
-	echo "${s:-0}"
-}
-wait_until() { # seconds command...
-	local end=$((SECONDS + $1))
-	shift
-	while [ $SECONDS -lt $end ]; do
-		"$@" && return 0
-		sleep 0.2
-	done
-	"$@"
-}
+seq_of() { head_seq "$1" "$2"; } # dir author
 holds() { [ "$(seq_of "$1" "$2")" -ge "$3" ]; }
 
 # The honest village writes all along the attacks (they take 2-3 s), one

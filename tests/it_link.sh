@@ -52,11 +52,7 @@ stop() { # name
 # Everything a store holds: every author's head and the digest.
 heads() { $QIAO heads --dir "$T/$1" 2>/dev/null; }
 
-seq_of() { # node author-node
-	$QIAO heads --dir "$T/$1" --json 2>/dev/null |
-		grep -A1 "\"${KEY[$2]}\"" | grep -o '"seq": [0-9]*' |
-		grep -o '[0-9]*$' || echo 0
-}
+seq_of() { head_seq "$T/$1" "${KEY[$2]}"; } # node author-node
 
 write() { # node count
 	local i
@@ -69,16 +65,6 @@ write() { # node count
 
 holds() { # node author-node count
 	[ "$(seq_of "$1" "$2")" = "$3" ]
-}
-
-wait_until() { # seconds command...
-	local end=$((SECONDS + $1))
-	shift
-	while [ $SECONDS -lt $end ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	"$@"
 }
 
 relay() { # mode... : a man in the middle between MITM and the town

@@ -140,11 +140,7 @@ run_in() { # ns name: qiao node run for store name in namespace ns
 	ip netns exec "$1" "$QIAO" node run --dir "$T/$2" 2>>"$T/$2.log" &
 	PIDS+=($!)
 }
-seq_of() { # node author
-	local s
-	s=$("$QIAO" heads --dir "$T/$1" 2>/dev/null | grep "^$2" | awk '{print $2}')
-	echo "${s:-0}"
-}
+seq_of() { head_seq "$T/$1" "$2"; } # node author
 digest() { # node scope
 	"$QIAO" heads --dir "$T/$1" --scope "$2" 2>/dev/null | tail -n1 |
 		awk '{print $2}'
@@ -155,15 +151,6 @@ same_digest() { # scope node...
 	for n in "${@:3}"; do
 		[ "$(digest "$n" "$1")" = "$want" ] || return 1
 	done
-}
-wait_until() { # seconds command...
-	local end=$((SECONDS + $1))
-	shift
-	while [ $SECONDS -lt $end ]; do
-		"$@" && return 0
-		sleep 0.3
-	done
-	"$@"
 }
 write() { # node count text
 	local i

@@ -81,11 +81,7 @@ cases() { # node: a grid and two cases in it
 		--title "楼上漏水" >/dev/null
 }
 
-seq_of() { # node author-node
-	$QIAO heads --dir "$T/$1" --json 2>/dev/null |
-		grep -A1 "\"${KEY[$2]}\"" | grep -o '"seq": [0-9]*' |
-		grep -o '[0-9]*$' || echo 0
-}
+seq_of() { head_seq "$T/$1" "${KEY[$2]}"; } # node author-node
 
 holds() { # node author-node count
 	[ "$(seq_of "$1" "$2")" = "$3" ]
@@ -93,16 +89,6 @@ holds() { # node author-node count
 
 holds_more() { # node author-node count
 	[ "$(seq_of "$1" "$2")" -gt "$3" ]
-}
-
-wait_until() { # seconds command...
-	local end=$((SECONDS + $1))
-	shift
-	while [ $SECONDS -lt $end ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	"$@"
 }
 
 same_digest() { # scope node node...

@@ -48,3 +48,23 @@ expect() {
 count() { grep -c -E "$1" "$2" 2>/dev/null || true; }
 
 finish() { [ "$FAILED" -eq 0 ]; }
+
+# wait_until SECONDS COMMAND...: runs COMMAND every 0.2 s until it succeeds
+# or SECONDS pass, then once more; its status is the answer.
+wait_until() {
+	local end=$((SECONDS + $1))
+	shift
+	while [ $SECONDS -lt $end ]; do
+		"$@" && return 0
+		sleep 0.2
+	done
+	"$@"
+}
+
+# head_seq DIR AUTHOR: the highest seq of AUTHOR (64 hex digits) that the
+# store DIR holds; 0 when none.
+head_seq() {
+	local s
+	s=$("$QIAO" heads --dir "$1" 2>/dev/null | grep "^$2" | awk '{print $2}')
+	echo "${s:-0}"
+}
