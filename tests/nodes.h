@@ -1,11 +1,14 @@
 /*
  * nodes — test helpers that build real nodes (store, key, config) in a
- * scratch directory, enrol them and write entries, for the sync suites.
+ * scratch directory, enrol them and write entries: for the sync, trust and
+ * audit suites.
  * Included by one test file each; everything is static.
  */
 #ifndef QIAO_TESTS_NODES_H
 #define QIAO_TESTS_NODES_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +226,86 @@ tn_same_scope(node *a, node *b, const char *region)
 	    node_sync_scope_digest(b, region, db, NULL, &nb) != QIAO_OK)
 		return false;
 	return na == nb && memcmp(da, db, QIAO_HASH_LEN) == 0;
+}
+
+/*
+ * Nodes on a hand-moved clock, for the trust and audit suites: tn_now_ms
+ * is every such node's wall clock; tn_start() closes the nodes of the
+ * previous test (the harness removes their directories after each test)
+ * and puts the clock back at TN_T0.
+ */
+#define TN_T0 UINT64_C(1800000000000) /* 2027-01-15, ms */
+#define TN_NODES_MAX 16
+
+static uint64_t tn_now_ms = TN_T0;
+static node *tn_nodes[TN_NODES_MAX];
+static int tn_nnodes;
+
+static TN_UNUSED uint64_t
+tn_clock(void *ctx)
+{
+	(void)ctx;
+	return tn_now_ms;
+}
+
+static TN_UNUSED void
+tn_close_all(void)
+{
+	while (tn_nnodes > 0)
+		node_close(tn_nodes[--tn_nnodes]);
+}
+
+static TN_UNUSED void
+tn_start(void)
+{
+	static bool registered;
+
+	if (!registered) {
+		atexit(tn_close_all);
+		registered = true;
+	}
+	tn_close_all();
+	tn_now_ms = TN_T0;
+}
+
+/* A node in dir on tn_clock, kept until tn_start: a store of mapsize
+ * bytes without fsync, a new key unless dir holds one. root may be NULL
+ * (the node anchors on itself). */
+static TN_UNUSED node *
+tn_clocked(const char *dir, enum qiao_role role, const char *region,
+    const uint8_t *root, uint64_t mapsize)
+{
+	node_opts o = { .create = true, .clock = tn_clock };
+	uint8_t pk[QIAO_KEY_LEN];
+	node_keys *k;
+	qiao_conf c;
+	char err[256];
+	node *n;
+
+	if (dir == NULL || tn_nnodes == TN_NODES_MAX)
+		return NULL;
+	conf_defaults(&c);
+	c.role = role;
+	snprintf(c.region, sizeof(c.region), "%s", region);
+	snprintf(c.name, sizeof(c.name), "站%s", region[0] ? region : "根");
+	if (root != NULL) {
+		c.has_root = true;
+		memcpy(c.root, root, QIAO_KEY_LEN);
+	}
+	c.durable = false;
+	c.mapsize = mapsize;
+	o.conf = &c;
+	if (node_keys_load_public(pk, dir) != QIAO_OK) {
+		if (node_keys_create(&k, dir) != QIAO_OK)
+			return NULL;
+		node_keys_free(k);
+	}
+	if (node_open(&n, dir, &o, err, sizeof(err)) != QIAO_OK) {
+		printf("node_open: %s\n", err);
+		return NULL;
+	}
+	tn_nodes[tn_nnodes++] = n;
+	return n;
 }
 
 #endif

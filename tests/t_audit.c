@@ -28,8 +28,8 @@
 #include "node/state.h"
 #include "node/store.h"
 #include "node/trust.h"
+#include "nodes.h"
 
-#define T0 UINT64_C(1800000000000) /* 2027-01-15, ms */
 #define SEC UINT64_C(1000)
 #define MIN (60 * SEC)
 #define HOUR (60 * MIN)
@@ -39,77 +39,14 @@
 #define TOWN "500116001"
 #define DISTRICT "500116"
 
-static uint64_t now_ms = T0;
-
-static uint64_t
-fake_clock(void *ctx)
-{
-	(void)ctx;
-	return now_ms;
-}
-
-static node *nodes[16];
-static int nnodes;
-
-static void
-close_nodes(void)
-{
-	while (nnodes > 0)
-		node_close(nodes[--nnodes]);
-}
-
-static void
-start(void)
-{
-	static bool registered;
-
-	if (!registered) {
-		atexit(close_nodes);
-		registered = true;
-	}
-	close_nodes();
-	now_ms = T0;
-}
-
-/* A node in dir (a fresh temp dir if NULL), with a new key unless the dir
- * holds one. */
+/* A node in dir (a fresh temp dir if NULL) on the test clock, with a new
+ * key unless the dir holds one. */
 static node *
 mk_in(const char *dir, enum qiao_role role, const char *region,
     const uint8_t *root)
 {
-	node_opts o = { .create = true, .clock = fake_clock };
-	node_keys *k;
-	qiao_conf c;
-	char err[256];
-	node *n;
-	uint8_t pk[QIAO_KEY_LEN];
-
-	if (dir == NULL)
-		dir = check_tmpdir();
-	if (dir == NULL || nnodes == 16)
-		return NULL;
-	conf_defaults(&c);
-	c.role = role;
-	snprintf(c.region, sizeof(c.region), "%s", region);
-	snprintf(c.name, sizeof(c.name), "站%s", region[0] ? region : "根");
-	if (root != NULL) {
-		c.has_root = true;
-		memcpy(c.root, root, QIAO_KEY_LEN);
-	}
-	c.durable = false;
-	c.mapsize = UINT64_C(256) << 20;
-	o.conf = &c;
-	if (node_keys_load_public(pk, dir) != QIAO_OK) {
-		if (node_keys_create(&k, dir) != QIAO_OK)
-			return NULL;
-		node_keys_free(k);
-	}
-	if (node_open(&n, dir, &o, err, sizeof(err)) != QIAO_OK) {
-		printf("node_open: %s\n", err);
-		return NULL;
-	}
-	nodes[nnodes++] = n;
-	return n;
+	return tn_clocked(dir != NULL ? dir : check_tmpdir(), role, region,
+	    root, UINT64_C(256) << 20);
 }
 
 static node *
@@ -290,7 +227,7 @@ build(struct world *w, uint64_t village_until)
 	crdt_entry e;
 
 	memset(w, 0, sizeof(*w));
-	start();
+	tn_start();
 	if ((w->R = mk(QIAO_ROLE_ROOT, "", NULL)) == NULL ||
 	    (w->D = mk(QIAO_ROLE_DISTRICT, DISTRICT, PK(w->R))) == NULL ||
 	    (w->T = mk(QIAO_ROLE_TOWN, TOWN, PK(w->R))) == NULL ||
@@ -307,7 +244,7 @@ build(struct world *w, uint64_t village_until)
 	    !copy_log(w->R, w->V2) || !copy_log(w->T, w->V2) ||
 	    !copy_log(w->R, w->D))
 		return false;
-	now_ms += HOUR;
+	tn_now_ms += HOUR;
 #define STEP(node, type, ...)                                             \
 	do {                                                              \
 		if (act((node), (type), w->id, GRID, &e, __VA_ARGS__) != 0) \
@@ -316,28 +253,28 @@ build(struct world *w, uint64_t village_until)
 	} while (0)
 	STEP(w->V, QIAO_T_CASE_OPEN, END);
 	memcpy(w->id, e.hash, QIAO_HASH_LEN);
-	now_ms += 30 * SEC;
+	tn_now_ms += 30 * SEC;
 	STEP(w->V, QIAO_T_CASE_ACCEPT, END);
-	now_ms += 40 * SEC;
+	tn_now_ms += 40 * SEC;
 	STEP(w->V, QIAO_T_CASE_ROUTE, "level", "village", END);
-	now_ms += 2 * MIN;
+	tn_now_ms += 2 * MIN;
 	STEP(w->V, QIAO_T_CASE_ARRIVE, END);
-	now_ms += 4 * MIN;
+	tn_now_ms += 4 * MIN;
 	STEP(w->V, QIAO_T_CASE_FEEDBACK, END);
-	now_ms += HOUR;
+	tn_now_ms += HOUR;
 	STEP(w->V, QIAO_T_CASE_TRANSFER, "to", TOWN, END);
 	if (!copy_log(w->V, w->T))
 		return false;
-	now_ms += 2 * HOUR;
+	tn_now_ms += 2 * HOUR;
 	STEP(w->T, QIAO_T_CASE_ACCEPT, END);
-	now_ms += HOUR;
+	tn_now_ms += HOUR;
 	STEP(w->T, QIAO_T_CASE_RESOLVE, "level", "town", END);
-	now_ms += HOUR;
+	tn_now_ms += HOUR;
 	STEP(w->T, QIAO_T_CASE_EVALUATE, "satisfied", "yes", END);
-	now_ms += HOUR;
+	tn_now_ms += HOUR;
 	STEP(w->T, QIAO_T_CASE_CLOSE, END);
 #undef STEP
-	now_ms += HOUR;
+	tn_now_ms += HOUR;
 	return copy_log(w->D, w->T);
 }
 
@@ -1223,7 +1160,7 @@ t_step_of_another_case(void)
 	node_txn *txn;
 
 	REQUIRE(setup(&w, &t, path, sizeof(path)));
-	now_ms += HOUR;
+	tn_now_ms += HOUR;
 	REQUIRE(act(w.V, QIAO_T_CASE_OPEN, NULL, GRID, &other, END) == 0);
 	REQUIRE(node_store_txn_begin(node_get_store(w.V), false, &txn) == 0);
 	REQUIRE(node_store_body_get(txn, other.body_hash, &bp, &blen) == 0);
@@ -1592,13 +1529,13 @@ t_findings(void)
 	 * town... the town resolves it without holding it. */
 	REQUIRE(act(w.V, QIAO_T_CASE_OPEN, NULL, GRID, &e, END) == 0);
 	memcpy(id, e.hash, QIAO_HASH_LEN);
-	now_ms += 3 * MIN;
+	tn_now_ms += 3 * MIN;
 	REQUIRE(act(w.V, QIAO_T_CASE_ACCEPT, id, GRID, &e, END) == 0);
 	REQUIRE(copy_log(w.V, w.T));
-	now_ms += MIN;
+	tn_now_ms += MIN;
 	REQUIRE(act(w.T, QIAO_T_CASE_RESOLVE, id, GRID, &e, "level", "town",
 		    END) == 0);
-	now_ms += HOUR;
+	tn_now_ms += HOUR;
 	snprintf(path, sizeof(path), "%s/late.qab", w.dir);
 	REQUIRE(export_to(w.T, id, path));
 	REQUIRE((buf = slurp(path, &len)) != NULL);
@@ -1627,9 +1564,9 @@ t_export_all_under(void)
 
 	REQUIRE(build(&w, 0));
 	for (int i = 0; i < 5; i++) {
-		now_ms += MIN;
+		tn_now_ms += MIN;
 		REQUIRE(act(w.V, QIAO_T_CASE_OPEN, NULL, GRID, &e, END) == 0);
-		now_ms += 20 * SEC;
+		tn_now_ms += 20 * SEC;
 		REQUIRE(act(w.V, QIAO_T_CASE_ACCEPT, e.hash, GRID, &e,
 			    END) == 0);
 	}
@@ -1852,14 +1789,14 @@ t_trust_rules_agree_with_nodes(void)
 		int rc;
 
 		REQUIRE(items != NULL);
-		start();
+		tn_start();
 		memset(keys, 0, sizeof(keys));
-		now_ms = T0 + 24 * HOUR; /* after every stamp: no skew */
+		tn_now_ms = TN_T0 + 24 * HOUR; /* after every stamp: no skew */
 		for (int i = 0; i < NKEYS; i++) {
 			snprintf(dir, sizeof(dir), "%s/s%dk%d", base, sc, i);
 			REQUIRE(mkdir(dir, 0700) == 0);
 			REQUIRE(node_keys_create(&keys[i].k, dir) == QIAO_OK);
-			keys[i].hlc = crdt_hlc_make(T0, 0);
+			keys[i].hlc = crdt_hlc_make(TN_T0, 0);
 		}
 		snprintf(dir, sizeof(dir), "%s/s%dobs", base, sc);
 		REQUIRE(mkdir(dir, 0700) == 0);
@@ -1900,7 +1837,7 @@ t_trust_rules_agree_with_nodes(void)
 				    regions[r]);
 				snprintf(c.name, sizeof(c.name), "k%d", s);
 				if (check_rand_below(4) == 0)
-					c.until = T0 + check_rand_below(60) *
+					c.until = TN_T0 + check_rand_below(60) *
 					    MIN;
 				if (check_rand_below(6) == 0) {
 					int o = 1 + (int)check_rand_below(
@@ -1985,7 +1922,7 @@ t_trust_rules_agree_with_nodes(void)
 					memset(&e, 0, sizeof(e));
 					memcpy(e.author, pk, QIAO_KEY_LEN);
 					e.seq = q;
-					e.hlc = crdt_hlc_make(T0 + m * 20 * MIN,
+					e.hlc = crdt_hlc_make(TN_T0 + m * 20 * MIN,
 					    0);
 					nrc = node_trust_check(obs, txn, &e,
 					    NULL, NULL);
@@ -2014,7 +1951,7 @@ t_trust_rules_agree_with_nodes(void)
 		free(items);
 		for (int i = 0; i < NKEYS; i++)
 			node_keys_free(keys[i].k);
-		close_nodes();
+		tn_close_all();
 	}
 	/* The scenarios reach every verdict, or they test little. */
 	printf("  verdicts compared: %zu ok, %zu unknown, %zu revoked, %zu "
@@ -2042,7 +1979,7 @@ t_sim_district_all_cases(void)
 	node *n;
 
 	REQUIRE(dir != NULL);
-	start();
+	tn_start();
 	REQUIRE((n = mk_in(dir, QIAO_ROLE_DISTRICT, "500116", NULL)) != NULL);
 	node_sim_defaults(&o);
 	o.seed = 7;
@@ -2054,7 +1991,7 @@ t_sim_district_all_cases(void)
 	o.grassroots = 280;
 	o.registry = 10;
 	o.meetings = 5;
-	now_ms = o.start_ms + UINT64_C(400) * 86400000; /* after the year */
+	tn_now_ms = o.start_ms + UINT64_C(400) * 86400000; /* after the year */
 	REQUIRE(node_sim_gen(n, &o, &rep, err, sizeof(err)) == QIAO_OK);
 	snprintf(path, sizeof(path), "%s/sim.qab", dir);
 	REQUIRE(node_audit_export(n, NULL, 0, "500116", path, &res, err,

@@ -14,75 +14,14 @@
 #include "node/node.h"
 #include "node/store.h"
 #include "node/trust.h"
+#include "nodes.h"
 
-#define T0 UINT64_C(1800000000000) /* 2027-01-15, ms */
-
-static uint64_t now_ms = T0;
-
-static uint64_t
-fake_clock(void *ctx)
-{
-	(void)ctx;
-	return now_ms;
-}
-
-/* Nodes of the running test, closed when the next test starts (the
- * harness removes their directories after each test). */
-static node *nodes[16];
-static int nnodes;
-
-static void
-close_nodes(void)
-{
-	while (nnodes > 0)
-		node_close(nodes[--nnodes]);
-}
-
-static void
-start(void)
-{
-	static bool registered;
-
-	if (!registered) {
-		atexit(close_nodes);
-		registered = true;
-	}
-	close_nodes();
-	now_ms = T0;
-}
-
+/* A node in a fresh directory, on the test clock. */
 static node *
 mk(enum qiao_role role, const char *region, const uint8_t *root)
 {
-	const char *dir = check_tmpdir();
-	node_opts o = { .create = true, .clock = fake_clock };
-	node_keys *k;
-	qiao_conf c;
-	char err[256];
-	node *n;
-
-	if (dir == NULL || nnodes == 16)
-		return NULL;
-	conf_defaults(&c);
-	c.role = role;
-	snprintf(c.region, sizeof(c.region), "%s", region);
-	snprintf(c.name, sizeof(c.name), "%s", region[0] ? region : "root");
-	if (root != NULL) {
-		c.has_root = true;
-		memcpy(c.root, root, QIAO_KEY_LEN);
-	}
-	c.durable = false;
-	c.mapsize = UINT64_C(64) << 20;
-	o.conf = &c;
-	if (node_keys_create(&k, dir) != QIAO_OK)
-		return NULL;
-	node_keys_free(k);
-	if (node_open(&n, dir, &o, err, sizeof(err)) != QIAO_OK) {
-		printf("node_open: %s\n", err);
-		return NULL;
-	}
-	nodes[nnodes++] = n;
-	return n;
+	return tn_clocked(check_tmpdir(), role, region, root,
+	    UINT64_C(64) << 20);
 }
 
 #define PK(n) node_self(n)
@@ -494,7 +433,7 @@ peer(node *n, const uint8_t *key, const char **why)
 
 	if ((rc = node_store_txn_begin(node_get_store(n), false, &txn)) != 0)
 		return rc;
-	rc = node_trust_peer(n, txn, key, now_ms, NULL, why);
+	rc = node_trust_peer(n, txn, key, tn_now_ms, NULL, why);
 	node_store_txn_abort(txn);
 	return rc;
 }
@@ -522,7 +461,7 @@ struct world {
 static bool
 world(struct world *w)
 {
-	start();
+	tn_start();
 	if ((w->root = mk(QIAO_ROLE_ROOT, "", NULL)) == NULL)
 		return false;
 	w->dist = mk(QIAO_ROLE_DISTRICT, "500116", PK(w->root));
@@ -609,7 +548,7 @@ t_own_log_never_cut(void)
 	REQUIRE_RC(note(v3, "调解"), QIAO_OK);
 	/* The town types last year's date. */
 	REQUIRE_RC(enrol_full(w.town, PK(v3), "village", "500116001003",
-		       T0 - 86400000, NULL, 0, NULL),
+		       TN_T0 - 86400000, NULL, 0, NULL),
 	    QIAO_OK);
 	REQUIRE(pull(v3, w.town));
 	CHECK(head_seq(v3, PK(v3)) == 2);
@@ -705,7 +644,7 @@ t_revocation_in_same_batch_as_entries(void)
 	REQUIRE(pool_add(&p, w.v1));
 	REQUIRE(pool_add(&p, w.town));
 	REQUIRE_RC(revoke_body(PK(w.v1), 1, &body, &len), QIAO_OK);
-	REQUIRE(pool_forge(&p, w.town, QIAO_T_REVOKE, body, len, T0 + 5));
+	REQUIRE(pool_forge(&p, w.town, QIAO_T_REVOKE, body, len, TN_T0 + 5));
 	free(body);
 	/* One batch: v1's 1..4, then the town's revocation after 1. */
 	for (uint64_t s = 1; s <= 4; s++) {
@@ -786,12 +725,12 @@ t_expiry(void)
 	REQUIRE(world(&w));
 	REQUIRE((v3 = mk(QIAO_ROLE_VILLAGE, "500116001003", PK(w.root))));
 	REQUIRE_RC(enrol_full(w.town, PK(v3), "village", "500116001003",
-		       T0 + 60000, NULL, 0, NULL),
+		       TN_T0 + 60000, NULL, 0, NULL),
 	    QIAO_OK);
 	REQUIRE(pull(v3, w.town));
 	REQUIRE_RC(note(v3, "in time"), QIAO_OK);
 	REQUIRE(pool_add(&p, v3));
-	now_ms = T0 + 120000;
+	tn_now_ms = TN_T0 + 120000;
 	/* Its own node knows the enrolment ended. */
 	CHECK_RC(note(v3, "too late"), QIAO_EEXPIRED);
 	/* A station whose clock says otherwise is still held to its own
@@ -806,7 +745,7 @@ t_expiry(void)
 		REQUIRE_RC(crdt_body_finish(&b, &body, &len), QIAO_OK);
 		crdt_body_fini(&b);
 		REQUIRE(pool_forge(&p, v3, QIAO_T_NOTE, body, len,
-		    T0 + 90000));
+		    TN_T0 + 90000));
 		free(body);
 	}
 	REQUIRE(pull(w.dist, w.root));
@@ -873,12 +812,12 @@ t_unauthorised_enrolment_does_not_count(void)
 	REQUIRE_RC(enrol_body(PK(x), "village", "500116001009", 0, NULL, 0,
 		       &body, &len),
 	    QIAO_OK);
-	REQUIRE(pool_forge(&p, w.v1, QIAO_T_ENROL, body, len, T0 + 10));
+	REQUIRE(pool_forge(&p, w.v1, QIAO_T_ENROL, body, len, TN_T0 + 10));
 	free(body);
 	REQUIRE_RC(enrol_body(PK(y), "village", "500116002009", 0, NULL, 0,
 		       &body, &len),
 	    QIAO_OK);
-	REQUIRE(pool_forge(&p, w.town, QIAO_T_ENROL, body, len, T0 + 10));
+	REQUIRE(pool_forge(&p, w.town, QIAO_T_ENROL, body, len, TN_T0 + 10));
 	free(body);
 	REQUIRE(pull(w.dist, w.root));
 	REQUIRE(deliver(w.dist, &p));
@@ -924,15 +863,15 @@ t_who_may_revoke(void)
 	 * other node must shrug all three off. */
 	REQUIRE(pool_add(&p, t2));
 	REQUIRE_RC(revoke_body(PK(w.v1), 0, &body, &len), QIAO_OK);
-	REQUIRE(pool_forge(&p, t2, QIAO_T_REVOKE, body, len, T0 + 10));
+	REQUIRE(pool_forge(&p, t2, QIAO_T_REVOKE, body, len, TN_T0 + 10));
 	free(body);
 	REQUIRE_RC(enrol_body(PK(w.town), "village", "500116002009", 0, NULL,
 		       0, &body, &len),
 	    QIAO_OK);
-	REQUIRE(pool_forge(&p, t2, QIAO_T_ENROL, body, len, T0 + 11));
+	REQUIRE(pool_forge(&p, t2, QIAO_T_ENROL, body, len, TN_T0 + 11));
 	free(body);
 	REQUIRE_RC(revoke_body(PK(w.town), 0, &body, &len), QIAO_OK);
-	REQUIRE(pool_forge(&p, t2, QIAO_T_REVOKE, body, len, T0 + 12));
+	REQUIRE(pool_forge(&p, t2, QIAO_T_REVOKE, body, len, TN_T0 + 12));
 	free(body);
 	REQUIRE(pull(w.dist, w.root));
 	REQUIRE(pull(w.dist, w.town));
@@ -1012,7 +951,7 @@ t_self_revocation_stops_after_itself(void)
 	crdt_body_cstr(&b, "text", "c");
 	REQUIRE_RC(crdt_body_finish(&b, &body, &len), QIAO_OK);
 	crdt_body_fini(&b);
-	REQUIRE(pool_forge(&p, w.v1, QIAO_T_NOTE, body, len, T0 + 100));
+	REQUIRE(pool_forge(&p, w.v1, QIAO_T_NOTE, body, len, TN_T0 + 100));
 	free(body);
 	REQUIRE(pull(w.dist, w.root));
 	REQUIRE(pull(w.dist, w.town));
@@ -1077,7 +1016,7 @@ t_convergence_any_order(void)
 	size_t len;
 	crdt_body b;
 
-	start();
+	tn_start();
 	REQUIRE((root = mk(QIAO_ROLE_ROOT, "", NULL)));
 	REQUIRE((t1 = mk(QIAO_ROLE_TOWN, "500116001", PK(root))));
 	REQUIRE((t2 = mk(QIAO_ROLE_TOWN, "500116002", PK(root))));
@@ -1094,7 +1033,7 @@ t_convergence_any_order(void)
 	REQUIRE_RC(enrol(t1, v2, "village", "500116001002"), QIAO_OK);
 	REQUIRE_RC(enrol(t2, v3, "village", "500116002001"), QIAO_OK);
 	REQUIRE_RC(enrol_full(t1, PK(v4), "village", "500116001004",
-		       T0 + 50000, NULL, 0, NULL),
+		       TN_T0 + 50000, NULL, 0, NULL),
 	    QIAO_OK);
 	for (int i = 0; i < 4; i++)
 		REQUIRE_RC(note(v1, "v1"), QIAO_OK);
@@ -1131,17 +1070,17 @@ t_convergence_any_order(void)
 	REQUIRE_RC(enrol_body(PK(v1), "village", "500116002009", 0, NULL, 0,
 		       &body, &len),
 	    QIAO_OK);
-	REQUIRE(pool_forge(&p, t2, QIAO_T_ENROL, body, len, T0 + 200));
+	REQUIRE(pool_forge(&p, t2, QIAO_T_ENROL, body, len, TN_T0 + 200));
 	free(body);
 	REQUIRE_RC(revoke_body(PK(v1), 0, &body, &len), QIAO_OK);
-	REQUIRE(pool_forge(&p, t2, QIAO_T_REVOKE, body, len, T0 + 201));
+	REQUIRE(pool_forge(&p, t2, QIAO_T_REVOKE, body, len, TN_T0 + 201));
 	free(body);
 	crdt_body_init(&b);
 	crdt_body_cstr(&b, "text", "late");
 	REQUIRE_RC(crdt_body_finish(&b, &body, &len), QIAO_OK);
 	crdt_body_fini(&b);
-	REQUIRE(pool_forge(&p, v3, QIAO_T_NOTE, body, len, T0 + 300));
-	REQUIRE(pool_forge(&p, v4, QIAO_T_NOTE, body, len, T0 + 60000));
+	REQUIRE(pool_forge(&p, v3, QIAO_T_NOTE, body, len, TN_T0 + 300));
+	REQUIRE(pool_forge(&p, v4, QIAO_T_NOTE, body, len, TN_T0 + 60000));
 	free(body);
 
 	for (int k = 0; k < 4; k++) {
@@ -1216,7 +1155,7 @@ t_junk_enrolments_do_not_fan_out(void)
 			    j == i ? "500116001001" : "500116001", 0, NULL, 0,
 			    &body, &len), QIAO_OK);
 			REQUIRE(pool_forge(&p, k[i], QIAO_T_ENROL, body, len,
-			    T0 + (uint64_t)(i * 6 + j) * 1000));
+			    TN_T0 + (uint64_t)(i * 6 + j) * 1000));
 			free(body);
 		}
 	}
