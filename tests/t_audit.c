@@ -444,6 +444,20 @@ tb_verify(struct tb *t, const uint8_t *root)
 	return r;
 }
 
+/* The exporter restates the bundle as it now stands (restate), and the
+ * verifier judges it; its issues go to the test log. NULL if either step
+ * could not be done. */
+static crdt_audit_report *
+restated_report(struct tb *t, node *exporter, const uint8_t *root)
+{
+	crdt_audit_report *r;
+
+	if (!restate(t, exporter) || (r = tb_verify(t, root)) == NULL)
+		return NULL;
+	dump(r);
+	return r;
+}
+
 /* The liar's state claims: what the verifier folds from the bundle as it
  * now stands. */
 static bool
@@ -623,8 +637,7 @@ t_drop_middle_step_resigned(void)
 	REQUIRE(setup(&w, &t, path, sizeof(path)));
 	REQUIRE((i = find_op(&t.b.cases[0], &w.st[3])) >= 0); /* arrive */
 	drop_op(&t.b.cases[0], (size_t)i);
-	REQUIRE(restate(&t, w.T));
-	REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
+	REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 	CHECK(has_issue(r, "missing-dep"));
 	CHECK(!has_issue(r, "statement"));
 	CHECK(r->failures > 0);
@@ -673,9 +686,7 @@ t_drop_tail_caught_by_reconcile(void)
 	REQUIRE((i = find_op(&t.b.cases[0], &w.st[w.n - 1])) >= 0); /* close */
 	drop_op(&t.b.cases[0], (size_t)i);
 	REQUIRE(fix_state(&t, PK(w.R)));
-	REQUIRE(restate(&t, w.T));
-	REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
-	dump(r);
+	REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 	CHECK(r->failures == 0); /* the limit, stated in docs/AUDIT.md */
 	crdt_audit_report_free(r);
 	REQUIRE(crdt_audit_encode(&t.b, &buf, &len) == QIAO_OK);
@@ -737,9 +748,7 @@ t_hidden_key_caught_by_reconcile(void)
 	    (t.b.ntrust - (size_t)i - 1) * sizeof(*t.b.trust));
 	t.b.ntrust--;
 	REQUIRE(fix_state(&t, PK(w.R)));
-	REQUIRE(restate(&t, w.T));
-	REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
-	dump(r);
+	REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 	CHECK(r->failures == 0);
 	crdt_audit_report_free(r);
 	REQUIRE(crdt_audit_encode(&t.b, &enc, &elen) == QIAO_OK);
@@ -782,8 +791,7 @@ t_reorder(void)
 		REQUIRE(crdt_entry_rebuild(e, sig) == QIAO_OK);
 	}
 	crdt_audit_canon(&t.b);
-	REQUIRE(restate(&t, w.T));
-	REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
+	REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 	CHECK(has_issue(r, "bad-signature"));
 	crdt_audit_report_free(r);
 	tb_free(&t);
@@ -866,9 +874,7 @@ t_backdate(void)
 	REQUIRE((i = find_op(&t.b.cases[0], &w.st[1])) >= 0);
 	drop_op(&t.b.cases[0], (size_t)i);
 	crdt_audit_canon(&t.b);
-	REQUIRE(restate(&t, w.T));
-	REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
-	dump(r);
+	REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 	/* Its time is before steps its author signed earlier in its log; it
 	 * lies beyond the head of the log the exporter states; and the steps
 	 * that followed the real acceptance now name a step not here. */
@@ -910,9 +916,7 @@ t_stamped_before_its_dep(void)
 			t.b.view[k].e = it->e;
 		}
 	crdt_audit_canon(&t.b);
-	REQUIRE(restate(&t, w.T));
-	REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
-	dump(r);
+	REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 	CHECK(has_issue(r, "time"));
 	CHECK(!has_issue(r, "view"));
 	CHECK(r->failures == 1);
@@ -949,8 +953,7 @@ t_forward_dated(void)
 		if (memcmp(t.b.view[k].key, PK(w.V), QIAO_KEY_LEN) == 0)
 			t.b.view[k].e = ops[t.b.cases[0].nops - 1].e;
 	crdt_audit_canon(&t.b);
-	REQUIRE(restate(&t, w.T));
-	REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
+	REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 	CHECK(has_issue(r, "time"));
 	CHECK(!has_issue(r, "view"));
 	crdt_audit_report_free(r);
@@ -1022,8 +1025,7 @@ t_swap_certificate(void)
 			t.b.ntrust--;
 		}
 		crdt_audit_canon(&t.b);
-		REQUIRE(restate(&t, w.T));
-		REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
+		REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 		CHECK(has_issue(r, "unknown-author"));
 		CHECK(r->failures > 0);
 		crdt_audit_report_free(r);
@@ -1063,8 +1065,7 @@ t_splice_forks(void)
 		t.b.cases[0].nops++;
 	}
 	crdt_audit_canon(&t.b);
-	REQUIRE(restate(&t, w.T));
-	REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
+	REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 	CHECK(has_issue(r, "fork"));
 	crdt_audit_report_free(r);
 	tb_free(&t);
@@ -1089,9 +1090,7 @@ t_splice_forks(void)
 	REQUIRE((i = find_op(&t.b.cases[0], &w.st[4])) >= 0);
 	drop_op(&t.b.cases[0], (size_t)i);
 	crdt_audit_canon(&t.b);
-	REQUIRE(restate(&t, w.T));
-	REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
-	dump(r);
+	REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 	/* The transfer (the real seq after the feedback) names the dropped
 	 * feedback, and the branch's feedback does not descend from the
 	 * real arrive before it. */
@@ -1173,8 +1172,7 @@ t_step_of_another_case(void)
 	ops[t.b.cases[0].nops].blen = blen;
 	t.b.cases[0].nops++;
 	crdt_audit_canon(&t.b);
-	REQUIRE(restate(&t, w.T));
-	REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
+	REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 	CHECK(has_issue(r, "wrong-case"));
 	crdt_audit_report_free(r);
 	tb_free(&t);
@@ -1192,8 +1190,7 @@ t_body_swapped(void)
 	REQUIRE(setup(&w, &t, path, sizeof(path)));
 	t.b.cases[0].ops[2].body = t.b.cases[0].ops[3].body;
 	t.b.cases[0].ops[2].blen = t.b.cases[0].ops[3].blen;
-	REQUIRE(restate(&t, w.T));
-	REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
+	REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 	CHECK(has_issue(r, "bad-body"));
 	crdt_audit_report_free(r);
 	tb_free(&t);
@@ -1210,8 +1207,7 @@ t_state_claim(void)
 
 	REQUIRE(setup(&w, &t, path, sizeof(path)));
 	t.b.cases[0].state[0] ^= 1;
-	REQUIRE(restate(&t, w.T));
-	REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
+	REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 	CHECK(has_issue(r, "state"));
 	CHECK(r->failures == 1);
 	crdt_audit_report_free(r);
@@ -1287,9 +1283,7 @@ t_out_of_scope(void)
 		t.b.nview++;
 	}
 	crdt_audit_canon(&t.b);
-	REQUIRE(restate(&t, w.T));
-	REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
-	dump(r);
+	REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 	CHECK(has_issue(r, "out-of-scope"));
 	crdt_audit_report_free(r);
 	tb_free(&t);
@@ -1347,8 +1341,7 @@ t_revoked_and_expired(void)
 				t.b.view[k].e = it->e;
 	}
 	crdt_audit_canon(&t.b);
-	REQUIRE(restate(&t, w.T));
-	REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
+	REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 	CHECK(has_issue(r, "revoked"));
 	crdt_audit_report_free(r);
 	tb_free(&t);
@@ -1373,8 +1366,7 @@ t_revoked_and_expired(void)
 		REQUIRE(resign(&it->e, node_get_dir(w.T)));
 	}
 	crdt_audit_canon(&t.b);
-	REQUIRE(restate(&t, w.T));
-	REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
+	REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 	CHECK(has_issue(r, "expired"));
 	crdt_audit_report_free(r);
 	tb_free(&t);
@@ -1412,8 +1404,7 @@ t_view_tampered(void)
 				/* The exporter understates its own log. */
 				h->e = w.st[6];
 		}
-		REQUIRE(restate(&t, w.T));
-		REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
+		REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 		CHECK(has_issue(r, "view"));
 		crdt_audit_report_free(r);
 		tb_free(&t);
@@ -1433,8 +1424,7 @@ t_statement_tampered(void)
 
 	REQUIRE(setup(&w, &t, path, sizeof(path)));
 	REQUIRE((stranger = mk(QIAO_ROLE_TOWN, TOWN, PK(w.R))) != NULL);
-	REQUIRE(restate(&t, stranger));
-	REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
+	REQUIRE((r = restated_report(&t, stranger, PK(w.R))) != NULL);
 	CHECK(has_issue(r, "exporter"));
 	crdt_audit_report_free(r);
 	tb_free(&t);
@@ -1596,8 +1586,7 @@ t_export_all_under(void)
 		memmove(&t.b.cases[2], &t.b.cases[3],
 		    (t.b.ncases - 3) * sizeof(*t.b.cases));
 		t.b.ncases--;
-		REQUIRE(restate(&t, w.T));
-		REQUIRE((r = tb_verify(&t, PK(w.R))) != NULL);
+		REQUIRE((r = restated_report(&t, w.T, PK(w.R))) != NULL);
 		CHECK(r->failures == 0);
 		crdt_audit_report_free(r);
 		REQUIRE(crdt_audit_encode(&t.b, &enc, &elen) == QIAO_OK);
