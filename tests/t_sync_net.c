@@ -317,6 +317,38 @@ hello_msg(crdt_writer *w, const uint8_t *key)
 	node_syncwire_hello(w, &h);
 }
 
+/* Seals w's message and sends it; true when the node then drops us. */
+static bool
+sealed_dropped(struct raw *r, const crdt_writer *w)
+{
+	uint8_t frame[4096];
+	size_t n = seal(r, w->buf, w->len, frame, sizeof(frame));
+
+	return n > 0 && dropped_after(r, frame, n);
+}
+
+/* Opens a link to url as the station whose key is sk and sends a good
+ * HELLO naming pk; true when the node took it. */
+static bool
+hello_accepted(struct raw *r, const char *url, const uint8_t *sk,
+    const uint8_t *pk)
+{
+	uint8_t frame[4096];
+	crdt_writer w;
+	size_t n;
+	bool ok;
+
+	if (!raw_open(r, url))
+		return false;
+	if (raw_handshake(r, sk) != QIAO_OK)
+		return false;
+	hello_msg(&w, pk);
+	n = seal(r, w.buf, w.len, frame, sizeof(frame));
+	ok = n > 0 && raw_data(r, frame, n) == 0;
+	crdt_writer_fini(&w);
+	return ok;
+}
+
 static void
 t_bad_peers_dropped_good_peer_served(void)
 {
@@ -491,41 +523,28 @@ t_bad_peers_dropped_good_peer_served(void)
 	hello_msg(&w, node_self(v));
 	REQUIRE(raw_open(&r, url));
 	REQUIRE_RC(raw_handshake(&r, node_secret_key(b)), QIAO_OK);
-	n = seal(&r, w.buf, w.len, frame, sizeof(frame));
-	CHECK(dropped_after(&r, frame, n));
+	CHECK(sealed_dropped(&r, &w));
 	raw_close(&r);
 	crdt_writer_fini(&w);
 	/* 11. a good HELLO, then a BATCH that is not one */
-	hello_msg(&w, node_self(b));
-	REQUIRE(raw_open(&r, url));
-	REQUIRE_RC(raw_handshake(&r, node_secret_key(b)), QIAO_OK);
-	n = seal(&r, w.buf, w.len, frame, sizeof(frame));
-	CHECK(raw_data(&r, frame, n) == 0);
-	crdt_writer_fini(&w);
+	REQUIRE(hello_accepted(&r, url, node_secret_key(b), node_self(b)));
 	crdt_writer_init(&w);
 	crdt_write_array(&w, 3);
 	crdt_write_uint(&w, NODE_SYNC_BATCH);
 	crdt_write_uint(&w, NODE_SYNC_CODEC_ZSTD);
 	crdt_write_bin(&w, "not zstd at all", 15);
-	n = seal(&r, w.buf, w.len, frame, sizeof(frame));
-	CHECK(dropped_after(&r, frame, n));
+	CHECK(sealed_dropped(&r, &w));
 	crdt_writer_fini(&w);
 	raw_close(&r);
 	/* 12. a count far beyond its limit (HEADS of 2^30 heads) */
-	hello_msg(&w, node_self(b));
-	REQUIRE(raw_open(&r, url));
-	REQUIRE_RC(raw_handshake(&r, node_secret_key(b)), QIAO_OK);
-	n = seal(&r, w.buf, w.len, frame, sizeof(frame));
-	CHECK(raw_data(&r, frame, n) == 0);
-	crdt_writer_fini(&w);
+	REQUIRE(hello_accepted(&r, url, node_secret_key(b), node_self(b)));
 	crdt_writer_init(&w);
 	crdt_write_array(&w, 4);
 	crdt_write_uint(&w, NODE_SYNC_HEADS);
 	crdt_write_uint(&w, 1);
 	crdt_write_bool(&w, false);
 	crdt_write_array(&w, 1u << 30);
-	n = seal(&r, w.buf, w.len, frame, sizeof(frame));
-	CHECK(dropped_after(&r, frame, n));
+	CHECK(sealed_dropped(&r, &w));
 	crdt_writer_fini(&w);
 	raw_close(&r);
 	/* 13. a sealed frame with one byte flipped */
